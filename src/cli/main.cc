@@ -1,0 +1,41 @@
+#include <cstdio>
+#include <exception>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/progress.h"
+
+namespace pith::cli {
+namespace {
+GlobalOptions g_opts;
+}
+const GlobalOptions& globals() { return g_opts; }
+}  // namespace pith::cli
+
+int main(int argc, char** argv) {
+  using namespace pith::cli;
+  CLI::App app{"pith: compresses tensors losslessly and vector collections searchably"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "pith 0.1.0");
+  app.add_flag("-q,--quiet", g_opts.quiet, "print errors only");
+  app.add_flag("-v,--verbose", g_opts.verbose, "print more (repeat for more)");
+  app.parse_complete_callback([] { pith::set_quiet(g_opts.quiet); });
+  register_tensor_commands(app);
+  register_vector_commands(app);
+  register_eval_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const pith::Error& e) {
+    std::fprintf(stderr, "pith: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "pith: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pith: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,147 @@
+#include "common/file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "common/error.h"
+
+namespace pith {
+
+namespace {
+std::string errno_text() { return std::strerror(errno); }
+}  // namespace
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path, "cannot open: {}", errno_text());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    fail(path, "cannot stat: {}", errno_text());
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(path, "not a regular file");
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ > 0) {
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      ::close(fd);
+      fail(path, "cannot map: {}", errno_text());
+    }
+    data_ = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+MappedFile::MappedFile(MappedFile&& o) noexcept
+    : path_(std::move(o.path_)), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
+  if (this != &o) {
+    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    path_ = std::move(o.path_);
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+  }
+  return *this;
+}
+
+OutputFile::OutputFile(const std::string& path, bool force) : path_(path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!force) fail(path, "already exists (use -f to overwrite)");
+    if (S_ISDIR(st.st_mode)) fail(path, "is a directory");
+  }
+  static std::atomic<unsigned> counter{0};
+  tmp_ = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail(path, "cannot create temporary file {}: {}", tmp_, errno_text());
+}
+
+OutputFile::~OutputFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(tmp_.c_str());
+}
+
+void OutputFile::write(const void* data, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail(path_, "write failed: {}", errno_text());
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset_ += static_cast<uint64_t>(w);
+  }
+}
+
+void OutputFile::pwrite(uint64_t offset, const void* data, size_t n) {
+  if (offset + n > offset_) fail(path_, "internal error: positional write past the end");
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail(path_, "write failed: {}", errno_text());
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+}
+
+void OutputFile::pad_to(uint64_t alignment) {
+  static const uint8_t zeros[4096] = {};
+  uint64_t rem = offset_ % alignment;
+  if (rem == 0) return;
+  uint64_t pad = alignment - rem;
+  while (pad > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(pad, sizeof zeros));
+    write(zeros, n);
+    pad -= n;
+  }
+}
+
+void OutputFile::commit() {
+  if (::fsync(fd_) != 0) fail(path_, "fsync failed: {}", errno_text());
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    fail(path_, "close failed: {}", errno_text());
+  }
+  fd_ = -1;
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail(path_, "cannot rename {} into place: {}", tmp_, errno_text());
+  committed_ = true;
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+uint64_t file_size(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail(path, "cannot stat: {}", errno_text());
+  return static_cast<uint64_t>(st.st_size);
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  MappedFile m(path);
+  return {m.data(), m.data() + m.size()};
+}
+
+}  // namespace pith

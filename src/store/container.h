@@ -1,0 +1,92 @@
+#pragma once
+// Reading and writing the .pith container (docs/FORMAT.md).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/file.h"
+#include "entropy/chunk_codec.h"
+
+namespace pith {
+
+enum class SectionKind : uint16_t { Blob = 1, Tensor = 2 };  // 16..31: vector index parts
+enum SectionFlags : uint16_t { kSectionSource = 1, kSectionRequired = 2 };
+enum class SourceFormat : uint8_t { None = 0, Raw = 1, Safetensors = 2, Npy = 3 };
+
+struct ChunkInfo {
+  uint64_t offset = 0, stored_size = 0, raw_size = 0, stored_xxh64 = 0, raw_xxh64 = 0;
+  uint16_t codec = 0;
+  std::vector<uint8_t> params;
+};
+
+struct SectionInfo {
+  uint16_t kind = 0, flags = 0;
+  std::string name;
+  std::vector<uint8_t> meta;
+  uint64_t raw_size = 0, raw_xxh64 = 0;
+  std::vector<ChunkInfo> chunks;
+  uint64_t stored_size() const;  // sum of the chunks' stored sizes
+};
+
+struct SourceInfo {
+  SourceFormat format = SourceFormat::None;
+  uint64_t size = 0, xxh64 = 0;
+};
+
+// Streams chunk payloads to a temporary file; finish() writes index + footer and
+// renames the file into place. Destroyed without finish(): nothing is left behind.
+class ContainerWriter {
+ public:
+  ContainerWriter(const std::string& path, bool force);
+  // Sections are written one at a time: begin, add its chunks in content order, end.
+  void begin_section(SectionKind kind, uint16_t flags, const std::string& name, std::vector<uint8_t> meta);
+  void begin_section(uint16_t kind, uint16_t flags, const std::string& name, std::vector<uint8_t> meta);
+  // raw_xxh64: hash of the chunk's decoded bytes (the caller has them).
+  void add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64);
+  // Convenience: content already in memory, stored uncompressed (codec 0), 64-byte aligned.
+  void add_stored(std::span<const uint8_t> raw);
+  void end_section(uint64_t raw_xxh64);
+  void set_source(const SourceInfo& s);
+  void finish();
+  const std::string& path() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+ public:
+  ~ContainerWriter();
+};
+
+// Opens a .pith file (memory-mapped), validates header, footer and index. Every
+// offset and size in the index is checked against the file before it is used.
+class ContainerReader {
+ public:
+  explicit ContainerReader(const std::string& path);
+  ~ContainerReader();
+  const std::string& path() const;
+  uint16_t minor_version() const;
+  const SourceInfo& source() const;
+  const std::vector<SectionInfo>& sections() const;
+  const SectionInfo* find(const std::string& name) const;  // nullptr if absent
+  uint64_t file_size() const;
+
+  // Stored bytes of a chunk, verified against stored_xxh64 when verify is set.
+  std::span<const uint8_t> stored(const SectionInfo& s, size_t chunk, bool verify) const;
+  // Decodes one chunk into out (size = chunk raw_size), checking both checksums.
+  void decode_chunk(const SectionInfo& s, size_t chunk, std::span<uint8_t> out) const;
+  // Whole section content, chunks decoded in parallel, checked against raw_xxh64.
+  std::vector<uint8_t> read_section(const SectionInfo& s, int threads) const;
+  // Bytes [begin, end) of a section's decoded content (decodes only the chunks it needs).
+  std::vector<uint8_t> read_range(const SectionInfo& s, uint64_t begin, uint64_t end) const;
+  // A section stored as one codec-0 chunk, or as codec-0 chunks contiguous in the file,
+  // is usable in place: returns the mapped bytes (no copy). Empty span otherwise.
+  std::span<const uint8_t> mapped(const SectionInfo& s) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pith
