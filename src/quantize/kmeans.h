@@ -1,0 +1,23 @@
+#pragma once
+// k-means for product quantization codebooks and IVF coarse centroids.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace pith {
+
+// Trains k centroids on n points of d dimensions (row-major) and returns them
+// (k × d, row-major). Initialisation is k-means++ on a seeded sample; `iters`
+// Lloyd iterations follow. Like FAISS, at most 256·k points are used (a seeded
+// random subsample), which bounds training time without hurting quality.
+// Empty clusters are repaired by splitting the largest one. `threads` <= 0 uses
+// all hardware threads. Requires n >= k >= 1 (throws pith::Error otherwise).
+std::vector<float> kmeans(const float* x, size_t n, size_t d, size_t k, int iters, uint64_t seed,
+                          int threads);
+
+// out[i] = index of the centroid nearest (squared L2) to x[i]; ties go to the
+// lower index.
+void assign_nearest(const float* x, size_t n, const float* centroids, size_t k, size_t d,
+                    uint32_t* out, int threads);
+
+}  // namespace pith
