@@ -1,0 +1,81 @@
+#include "entropy/chunk_codec.h"
+
+#include <zstd.h>
+
+#include <cstring>
+
+#include "common/error.h"
+
+namespace pith {
+
+namespace {
+
+std::vector<uint8_t> zstd_compress(std::span<const uint8_t> raw, int level) {
+  std::vector<uint8_t> out(ZSTD_compressBound(raw.size()));
+  size_t n = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), level);
+  if (ZSTD_isError(n)) fail_msg("zstd compression failed: {}", ZSTD_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+
+void zstd_decompress(std::span<const uint8_t> stored, std::span<uint8_t> out, const std::string& what) {
+  // Decoding straight into `out` bounds the output by construction; the frame must
+  // also end exactly at the end of the stored bytes and fill `out` exactly.
+  unsigned long long claimed = ZSTD_getFrameContentSize(stored.data(), stored.size());
+  if (claimed == ZSTD_CONTENTSIZE_ERROR) fail(what, "corrupt zstd chunk: not a zstd frame");
+  if (claimed != ZSTD_CONTENTSIZE_UNKNOWN && claimed != out.size())
+    fail(what, "corrupt zstd chunk: frame holds {} bytes, chunk raw size is {}", claimed, out.size());
+  size_t frame = ZSTD_findFrameCompressedSize(stored.data(), stored.size());
+  if (ZSTD_isError(frame) || frame != stored.size())
+    fail(what, "corrupt zstd chunk: the frame does not span the {} stored bytes", stored.size());
+  size_t n = ZSTD_decompress(out.data(), out.size(), stored.data(), stored.size());
+  if (ZSTD_isError(n)) fail(what, "corrupt zstd chunk: {}", ZSTD_getErrorName(n));
+  if (n != out.size()) fail(what, "corrupt zstd chunk: decodes to {} bytes, expected {}", n, out.size());
+}
+
+}  // namespace
+
+EncodedChunk encode_chunk(std::span<const uint8_t> raw, const ChunkHint& hint) {
+  EncodedChunk best;
+  best.codec = Codec::Stored;
+  best.payload.assign(raw.begin(), raw.end());
+  if (raw.empty()) return best;
+  std::vector<uint8_t> z = zstd_compress(raw, hint.zstd_level);
+  if (z.size() < best.payload.size()) {
+    best.codec = Codec::Zstd;
+    best.payload = std::move(z);
+  }
+  return best;
+}
+
+void decode_chunk(Codec codec, std::span<const uint8_t> params, std::span<const uint8_t> stored,
+                  std::span<uint8_t> out, const std::string& what) {
+  switch (codec) {
+    case Codec::Stored:
+      if (!params.empty()) fail(what, "corrupt chunk: STORED takes no params, got {} bytes", params.size());
+      if (stored.size() != out.size())
+        fail(what, "corrupt chunk: STORED holds {} bytes, raw size is {}", stored.size(), out.size());
+      if (!out.empty()) std::memcpy(out.data(), stored.data(), out.size());
+      return;
+    case Codec::Zstd:
+      if (!params.empty()) fail(what, "corrupt chunk: ZSTD takes no params, got {} bytes", params.size());
+      zstd_decompress(stored, out, what);
+      return;
+    default:
+      fail(what, "chunk uses codec {}, which this pith does not know (written by a newer version?)",
+           static_cast<unsigned>(codec));
+  }
+}
+
+bool codec_known(uint16_t id) { return id <= static_cast<uint16_t>(Codec::Zstd); }
+
+const char* codec_name(Codec c) {
+  switch (c) {
+    case Codec::Stored: return "stored";
+    case Codec::Zstd: return "zstd";
+    case Codec::FloatSplit: return "float_split";
+  }
+  return "unknown";
+}
+
+}  // namespace pith
