@@ -15,6 +15,13 @@ namespace pith {
 std::vector<float> kmeans(const float* x, size_t n, size_t d, size_t k, int iters, uint64_t seed,
                           int threads);
 
+// Lloyd iterations from the given k × d centroids (updated in place) on all n
+// points, without subsampling: for callers that re-train a codebook warm, such as
+// OPQ between rotation updates. Returns the mean squared distance of the points
+// to their centroids before the last update.
+double kmeans_refine(const float* x, size_t n, size_t d, size_t k, float* centroids, int iters,
+                     int threads);
+
 // out[i] = index of the centroid nearest (squared L2) to x[i]; ties go to the
 // lower index.
 void assign_nearest(const float* x, size_t n, const float* centroids, size_t k, size_t d,

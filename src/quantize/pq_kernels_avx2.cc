@@ -1,0 +1,60 @@
+#include <immintrin.h>
+
+#include "quantize/pq_kernels.h"
+
+namespace pith::pq_kernels_avx2 {
+
+namespace {
+
+// 16 uint16 sums -> 16 distances (fma, as the scalar reference).
+inline void store_dist(__m256i sums, __m256 scale, __m256 bias, float* out) {
+  __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(sums)));
+  __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(sums, 1)));
+  _mm256_storeu_ps(out, _mm256_fmadd_ps(lo, scale, bias));
+  _mm256_storeu_ps(out + 8, _mm256_fmadd_ps(hi, scale, bias));
+}
+
+// Adds the table values of one group of 32 code bytes. The 16-bit lanes of `all`
+// collect even byte + 256·odd byte (mod 2^16) and `odd` the odd bytes alone, so
+// the even sums come out as all − 256·odd.
+inline void accumulate(__m256i codes, __m256i tlo, __m256i thi, __m256i& all, __m256i& odd) {
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  __m256i r0 = _mm256_shuffle_epi8(tlo, _mm256_and_si256(codes, mask));
+  __m256i r1 = _mm256_shuffle_epi8(thi, _mm256_and_si256(_mm256_srli_epi16(codes, 4), mask));
+  all = _mm256_add_epi16(all, _mm256_add_epi16(r0, r1));
+  odd = _mm256_add_epi16(odd, _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
+}
+
+void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* lut, float scale, float bias,
+             float* dist) {
+  const __m256 vs = _mm256_set1_ps(scale), vb = _mm256_set1_ps(bias);
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = codes + b * npairs * kFsBlock;
+    __m256i all = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+    size_t p = 0;
+    for (; p + 2 <= npairs; p += 2) {
+      const uint8_t* t = lut + p / 2 * 128;
+      accumulate(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + p * kFsBlock)),
+                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)),
+                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64)), all, odd);
+      accumulate(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + (p + 1) * kFsBlock)),
+                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32)),
+                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 96)), all, odd);
+    }
+    if (p < npairs) {
+      const uint8_t* t = lut + p / 2 * 128;
+      accumulate(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + p * kFsBlock)),
+                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)),
+                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64)), all, odd);
+    }
+    float* out = dist + b * kFsBlock;
+    store_dist(_mm256_sub_epi16(all, _mm256_slli_epi16(odd, 8)), vs, vb, out);
+    store_dist(odd, vs, vb, out + 16);
+  }
+}
+
+}  // namespace
+
+const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs};
+
+}  // namespace pith::pq_kernels_avx2

@@ -1,0 +1,60 @@
+// GCC 12 warns falsely inside its own AVX-512 headers (the _mm512_undefined_*
+// placeholders of the cast and extract intrinsics, GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "quantize/pq_kernels.h"
+
+namespace pith::pq_kernels_avx512 {
+
+namespace {
+
+// 16 uint16 sums -> 16 distances (fma, as the scalar reference).
+inline void store_dist(__m256i sums, __m512 scale, __m512 bias, float* out) {
+  __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(sums));
+  _mm512_storeu_ps(out, _mm512_fmadd_ps(f, scale, bias));
+}
+
+// One 64-byte load covers two pairs of sub-quantizers (lanes 0–1 and 2–3), whose
+// tables the LUT layout keeps side by side. The 16-bit lanes of `all` collect
+// even byte + 256·odd byte (mod 2^16) and `odd` the odd bytes alone.
+void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* lut, float scale, float bias,
+             float* dist) {
+  const __m512i mask = _mm512_set1_epi8(0x0f);
+  const __m256i mask256 = _mm256_set1_epi8(0x0f);
+  const __m512 vs = _mm512_set1_ps(scale), vb = _mm512_set1_ps(bias);
+  size_t ngroups = npairs / 2;
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = codes + b * npairs * kFsBlock;
+    __m512i all = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+    for (size_t g = 0; g < ngroups; ++g) {
+      __m512i c = _mm512_loadu_si512(blk + g * 64);
+      __m512i r0 = _mm512_shuffle_epi8(_mm512_loadu_si512(lut + g * 128), _mm512_and_si512(c, mask));
+      __m512i r1 = _mm512_shuffle_epi8(_mm512_loadu_si512(lut + g * 128 + 64),
+                                       _mm512_and_si512(_mm512_srli_epi16(c, 4), mask));
+      all = _mm512_add_epi16(all, _mm512_add_epi16(r0, r1));
+      odd = _mm512_add_epi16(odd, _mm512_add_epi16(_mm512_srli_epi16(r0, 8), _mm512_srli_epi16(r1, 8)));
+    }
+    __m256i all2 = _mm256_add_epi16(_mm512_castsi512_si256(all), _mm512_extracti64x4_epi64(all, 1));
+    __m256i odd2 = _mm256_add_epi16(_mm512_castsi512_si256(odd), _mm512_extracti64x4_epi64(odd, 1));
+    if (npairs % 2) {  // last pair alone, with 256-bit registers
+      const uint8_t* t = lut + ngroups * 128;
+      __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + ngroups * 64));
+      __m256i r0 = _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)),
+                                       _mm256_and_si256(c, mask256));
+      __m256i r1 = _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64)),
+                                       _mm256_and_si256(_mm256_srli_epi16(c, 4), mask256));
+      all2 = _mm256_add_epi16(all2, _mm256_add_epi16(r0, r1));
+      odd2 = _mm256_add_epi16(odd2, _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
+    }
+    float* out = dist + b * kFsBlock;
+    store_dist(_mm256_sub_epi16(all2, _mm256_slli_epi16(odd2, 8)), vs, vb, out);
+    store_dist(odd2, vs, vb, out + 16);
+  }
+}
+
+}  // namespace
+
+const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs};
+
+}  // namespace pith::pq_kernels_avx512

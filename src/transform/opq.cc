@@ -1,0 +1,119 @@
+#include "transform/opq.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <Eigen/Dense>
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "common/parallel.h"
+#include "quantize/kmeans.h"
+#include "transform/transforms.h"
+
+namespace pith {
+
+namespace {
+
+// Training budget: OPQ alternates a PQ fit and a rotation fit; a subsample of
+// this size and short warm-started k-means runs keep it within seconds while
+// the rotation converges (more points or iterations change MSE by < 1%).
+constexpr size_t kMaxTrain = 16384;
+constexpr int kOuterIters = 16;
+constexpr int kFirstPqIters = 10;
+constexpr int kPqIters = 3;
+constexpr size_t kCentroids = 256;  // the rotation is fitted for 8-bit codes
+
+class OPQ final : public Transform {
+ public:
+  OPQ(size_t d, size_t m) : d_(d), m_(m) {}
+  std::string spec() const override { return fmt::format("opq{}", m_); }
+  size_t dim_in() const override { return d_; }
+  size_t dim_out() const override { return d_; }
+  bool needs_training() const override { return true; }
+
+  void train(const float* x, size_t n, uint64_t seed) override {
+    if (n < kCentroids) fail_msg("{}: training needs at least {} vectors, got {}", spec(), kCentroids, n);
+    size_t ns = std::min(n, kMaxTrain), dsub = d_ / m_;
+    std::vector<size_t> rows(n);
+    std::iota(rows.begin(), rows.end(), size_t{0});
+    std::mt19937_64 rng(seed);
+    for (size_t i = 0; i < ns; ++i) std::swap(rows[i], rows[i + rng() % (n - i)]);
+    rows.resize(ns);
+    std::sort(rows.begin(), rows.end());
+    std::vector<float> xs(ns * d_);
+    for (size_t i = 0; i < ns; ++i) std::memcpy(&xs[i * d_], x + rows[i] * d_, d_ * sizeof(float));
+
+    // A random rotation first spreads the variance over the sub-spaces.
+    std::vector<float> r = random_orthogonal(d_, seed);
+    std::vector<float> xr(ns * d_), rec(ns * d_);
+    std::vector<std::vector<float>> books(m_);
+    for (int it = 0; it < kOuterIters; ++it) {
+      apply_matrix(r.data(), d_, d_, xs.data(), ns, xr.data());
+      parallel_for(m_, 0, [&](size_t j) {
+        std::vector<float> sub(ns * dsub);
+        for (size_t i = 0; i < ns; ++i) std::memcpy(&sub[i * dsub], &xr[i * d_ + j * dsub], dsub * sizeof(float));
+        if (books[j].empty())
+          books[j] = kmeans(sub.data(), ns, dsub, kCentroids, kFirstPqIters, seed + 1 + j, 1);
+        else
+          kmeans_refine(sub.data(), ns, dsub, kCentroids, books[j].data(), kPqIters, 1);
+        std::vector<uint32_t> idx(ns);
+        assign_nearest(sub.data(), ns, books[j].data(), kCentroids, dsub, idx.data(), 1);
+        for (size_t i = 0; i < ns; ++i)
+          std::memcpy(&rec[i * d_ + j * dsub], &books[j][idx[i] * dsub], dsub * sizeof(float));
+      });
+      // Orthogonal Procrustes: the rotation R minimising Σ ||R·x − rec||² is
+      // U·Vᵀ for the SVD U·S·Vᵀ of Σ rec·xᵀ.
+      using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+      Eigen::Map<const RowMat> xm(xs.data(), static_cast<Eigen::Index>(ns), static_cast<Eigen::Index>(d_));
+      Eigen::Map<const RowMat> ym(rec.data(), static_cast<Eigen::Index>(ns), static_cast<Eigen::Index>(d_));
+      Eigen::MatrixXd cross = (ym.transpose() * xm).cast<double>();
+      Eigen::BDCSVD<Eigen::MatrixXd> svd(cross, Eigen::ComputeFullU | Eigen::ComputeFullV);
+      Eigen::MatrixXd rot = svd.matrixU() * svd.matrixV().transpose();
+      for (size_t a = 0; a < d_; ++a)
+        for (size_t b = 0; b < d_; ++b)
+          r[a * d_ + b] = static_cast<float>(rot(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)));
+    }
+    r_ = std::move(r);
+  }
+
+  void apply(const float* x, size_t n, float* y) const override {
+    require_trained();
+    apply_matrix(r_.data(), d_, d_, x, n, y);
+  }
+  void reverse(const float* y, size_t n, float* x) const override {
+    require_trained();
+    apply_matrix_transposed(r_.data(), d_, d_, y, n, x);
+  }
+
+  void save(ByteWriter& w) const override { w.array<float>(r_); }
+  void load(ByteReader& r) override {
+    std::vector<float> m = r.array<float>("opq rotation");
+    if (!m.empty() && m.size() != d_ * d_)
+      fail(r.what(), "{}: rotation holds {} values, expected {}", spec(), m.size(), d_ * d_);
+    for (float v : m)
+      if (!std::isfinite(v)) fail(r.what(), "{}: rotation holds a non-finite value", spec());
+    r_ = std::move(m);
+  }
+
+ private:
+  void require_trained() const {
+    if (r_.empty()) fail_msg("{}: used before it was trained", spec());
+  }
+
+  size_t d_, m_;
+  std::vector<float> r_;  // d × d, row-major; y = R·x
+};
+
+}  // namespace
+
+std::unique_ptr<Transform> make_opq(size_t dim, size_t m) {
+  if (m == 0 || dim == 0 || dim % m != 0) fail_msg("opq{}: {} does not divide dimension {}", m, m, dim);
+  return std::make_unique<OPQ>(dim, m);
+}
+
+}  // namespace pith
