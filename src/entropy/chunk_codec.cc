@@ -5,10 +5,13 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "entropy/float_split.h"
 
 namespace pith {
 
 namespace {
+
+constexpr size_t kSmallFloatChunk = 64 << 10;
 
 std::vector<uint8_t> zstd_compress(std::span<const uint8_t> raw, int level) {
   std::vector<uint8_t> out(ZSTD_compressBound(raw.size()));
@@ -40,10 +43,22 @@ EncodedChunk encode_chunk(std::span<const uint8_t> raw, const ChunkHint& hint) {
   best.codec = Codec::Stored;
   best.payload.assign(raw.begin(), raw.end());
   if (raw.empty()) return best;
-  std::vector<uint8_t> z = zstd_compress(raw, hint.zstd_level);
-  if (z.size() < best.payload.size()) {
-    best.codec = Codec::Zstd;
-    best.payload = std::move(z);
+  const bool floats = hint.is_tensor && float_split_applies(hint.dtype) && raw.size() % dtype_size(hint.dtype) == 0;
+  if (floats) {
+    EncodedChunk f;
+    f.codec = Codec::FloatSplit;
+    float_split_encode(raw, hint.dtype, f.params, f.payload);
+    if (f.payload.size() + f.params.size() < best.payload.size()) best = std::move(f);
+  }
+  // zstd rarely beats FLOAT_SPLIT on floats and would halve its speed; it is
+  // still tried on small float chunks, where repeats (masks, constants) can win.
+  if (!floats || raw.size() <= kSmallFloatChunk) {
+    std::vector<uint8_t> z = zstd_compress(raw, hint.zstd_level);
+    if (z.size() < best.payload.size() + best.params.size()) {
+      best.codec = Codec::Zstd;
+      best.params.clear();
+      best.payload = std::move(z);
+    }
   }
   return best;
 }
@@ -61,13 +76,16 @@ void decode_chunk(Codec codec, std::span<const uint8_t> params, std::span<const 
       if (!params.empty()) fail(what, "corrupt chunk: ZSTD takes no params, got {} bytes", params.size());
       zstd_decompress(stored, out, what);
       return;
+    case Codec::FloatSplit:
+      float_split_decode(params, stored, out, what);
+      return;
     default:
       fail(what, "chunk uses codec {}, which this pith does not know (written by a newer version?)",
            static_cast<unsigned>(codec));
   }
 }
 
-bool codec_known(uint16_t id) { return id <= static_cast<uint16_t>(Codec::Zstd); }
+bool codec_known(uint16_t id) { return id <= static_cast<uint16_t>(Codec::FloatSplit); }
 
 const char* codec_name(Codec c) {
   switch (c) {

@@ -1,0 +1,123 @@
+// Compression figures and single-thread speed of encode_chunk/decode_chunk on
+// safetensors files: per file, the stored size of every tensor chunk, the order-0
+// entropy bound of the FLOAT_SPLIT fields, and encode/decode MB/s.
+//   entropy_bench FILE.safetensors...
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "entropy/chunk_codec.h"
+
+using namespace pith;
+
+namespace {
+
+constexpr size_t kChunkBytes = 1 << 20;
+
+struct Tensor {
+  DType dtype;
+  std::span<const uint8_t> bytes;
+};
+
+std::vector<Tensor> parse(const MappedFile& f) {
+  auto b = f.bytes();
+  if (b.size() < 8) fail(f.path(), "not a safetensors file");
+  uint64_t hn;
+  std::memcpy(&hn, b.data(), 8);
+  if (hn > b.size() - 8) fail(f.path(), "header length {} exceeds the file", hn);
+  auto j = nlohmann::json::parse(b.begin() + 8, b.begin() + 8 + hn);
+  auto data = b.subspan(8 + hn);
+  std::vector<Tensor> out;
+  for (auto& [name, v] : j.items()) {
+    if (name == "__metadata__") continue;
+    auto dt = dtype_from_name(v["dtype"].get<std::string>());
+    uint64_t s = v["data_offsets"][0], e = v["data_offsets"][1];
+    if (!dt || s > e || e > data.size()) fail(f.path(), "bad tensor {}", name);
+    out.push_back({*dt, data.subspan(s, e - s)});
+  }
+  return out;
+}
+
+// Order-0 entropy in bytes of the fields FLOAT_SPLIT codes (same split).
+double field_entropy(const Tensor& t) {
+  const size_t w = dtype_size(t.dtype), n = t.bytes.size() / w;
+  const int fields = t.dtype == DType::F32 ? 4 : static_cast<int>(w);
+  std::vector<std::array<uint64_t, 256>> h(fields);
+  for (auto& a : h) a.fill(0);
+  const uint8_t* p = t.bytes.data();
+  for (size_t i = 0; i < n; ++i) {
+    if (t.dtype == DType::BF16) {
+      uint16_t v;
+      std::memcpy(&v, p + 2 * i, 2);
+      h[0][(v >> 7) & 0xff]++;
+      h[1][(v >> 8 & 0x80) | (v & 0x7f)]++;
+    } else if (t.dtype == DType::F32) {
+      uint32_t v;
+      std::memcpy(&v, p + 4 * i, 4);
+      h[0][(v >> 23) & 0xff]++;
+      h[1][(v >> 24 & 0x80) | (v >> 16 & 0x7f)]++;
+      h[2][(v >> 8) & 0xff]++;
+      h[3][v & 0xff]++;
+    } else {
+      for (size_t k = 0; k < w; ++k) h[k][p[i * w + k]]++;
+    }
+  }
+  double bits = 0;
+  for (auto& a : h)
+    for (uint64_t c : a)
+      if (c) bits += c * std::log2(static_cast<double>(n) / c);
+  return bits / 8;
+}
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    for (int a = 1; a < argc; ++a) {
+      MappedFile f(argv[a]);
+      auto tensors = parse(f);
+      uint64_t raw = 0, stored = 0, chunks = 0, by_codec[3] = {};
+      double bound = 0, enc_s = 0, dec_s = 0;
+      std::vector<uint8_t> out;
+      for (const Tensor& t : tensors) {
+        bound += field_entropy(t);
+        const size_t step = kChunkBytes / dtype_size(t.dtype) * dtype_size(t.dtype);
+        for (size_t off = 0; off < t.bytes.size(); off += step) {
+          auto raw_chunk = t.bytes.subspan(off, std::min(step, t.bytes.size() - off));
+          ChunkHint hint{true, t.dtype, 3};
+          double t0 = now();
+          EncodedChunk e = encode_chunk(raw_chunk, hint);
+          double t1 = now();
+          out.assign(raw_chunk.size(), 0);
+          decode_chunk(e.codec, e.params, e.payload, out, argv[a]);
+          double t2 = now();
+          enc_s += t1 - t0;
+          dec_s += t2 - t1;
+          if (std::memcmp(out.data(), raw_chunk.data(), out.size()))
+            fail(argv[a], "round trip mismatch in chunk {}", chunks);
+          raw += raw_chunk.size();
+          stored += e.payload.size() + e.params.size();
+          by_codec[static_cast<int>(e.codec)]++;
+          ++chunks;
+        }
+      }
+      std::printf("%s: %zu tensors, %llu chunks (stored %llu, zstd %llu, float_split %llu)\n", argv[a],
+                  tensors.size(), (unsigned long long)chunks, (unsigned long long)by_codec[0],
+                  (unsigned long long)by_codec[1], (unsigned long long)by_codec[2]);
+      std::printf("  tensor bytes %llu -> %llu (%.2f%% of tensors, %.2f%% of file %zu); order-0 field bound %.0f (%.2f%%)\n",
+                  (unsigned long long)raw, (unsigned long long)stored, 100.0 * stored / raw, 100.0 * stored / f.size(),
+                  f.size(), bound, 100.0 * bound / raw);
+      std::printf("  encode %.0f MB/s, decode %.0f MB/s (single thread, raw bytes)\n", raw / enc_s / 1e6,
+                  raw / dec_s / 1e6);
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,145 @@
+#include "entropy/float_split.h"
+
+#include <array>
+#include <cstring>
+
+#include "common/bytes.h"
+#include "common/error.h"
+#include "entropy/rans.h"
+
+namespace pith {
+
+namespace {
+
+// Context keys of the first stream: the exponent bits its symbols carry.
+template <typename F>
+constexpr std::array<uint8_t, 256> key_map(F f) {
+  std::array<uint8_t, 256> k{};
+  for (int s = 0; s < 256; ++s) k[s] = static_cast<uint8_t>(f(s));
+  return k;
+}
+constexpr auto kKeyWhole = key_map([](int s) { return s; });             // a whole exponent byte
+constexpr auto kKeyHigh5 = key_map([](int s) { return (s >> 2) & 31; });  // F16 high byte, F8 E5M2
+constexpr auto kKeyE4M3 = key_map([](int s) { return (s >> 3) & 15; });
+constexpr auto kKeyLow7 = key_map([](int s) { return s & 0x7f; });  // F64 top byte: 7 exponent bits
+
+struct Layout {
+  int streams;
+  const uint8_t* key0;  // context keys of stream 0; the other streams are order 0
+};
+
+Layout layout(DType t) {
+  switch (t) {
+    case DType::BF16: return {2, kKeyWhole.data()};  // exponent | sign + 7 mantissa bits
+    case DType::F16: return {2, kKeyHigh5.data()};   // sign, exponent, 2 mantissa bits | 8 mantissa bits
+    case DType::F32: return {4, kKeyWhole.data()};   // exponent | sign + 7 mantissa bits | byte 1 | byte 0
+    case DType::F64: return {8, kKeyLow7.data()};    // bytes, most significant first
+    case DType::F8_E4M3: return {1, kKeyE4M3.data()};
+    case DType::F8_E5M2: return {1, kKeyHigh5.data()};
+    default: return {0, nullptr};
+  }
+}
+
+template <typename T>
+T load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+template <typename T>
+void store(uint8_t* p, T v) {
+  std::memcpy(p, &v, sizeof(T));
+}
+
+void split(std::span<const uint8_t> raw, DType t, size_t n, uint8_t* const* s) {
+  const uint8_t* p = raw.data();
+  switch (t) {
+    case DType::BF16:
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t v = load<uint16_t>(p + 2 * i);
+        s[0][i] = static_cast<uint8_t>(v >> 7);
+        s[1][i] = static_cast<uint8_t>((v >> 8 & 0x80) | (v & 0x7f));
+      }
+      return;
+    case DType::F32:
+      for (size_t i = 0; i < n; ++i) {
+        uint32_t v = load<uint32_t>(p + 4 * i);
+        s[0][i] = static_cast<uint8_t>(v >> 23);
+        s[1][i] = static_cast<uint8_t>((v >> 24 & 0x80) | (v >> 16 & 0x7f));
+        s[2][i] = static_cast<uint8_t>(v >> 8);
+        s[3][i] = static_cast<uint8_t>(v);
+      }
+      return;
+    default: {  // byte planes, most significant byte first
+      const size_t w = dtype_size(t);
+      for (size_t i = 0; i < n; ++i)
+        for (size_t k = 0; k < w; ++k) s[k][i] = p[i * w + w - 1 - k];
+      return;
+    }
+  }
+}
+
+void merge(const uint8_t* const* s, DType t, size_t n, uint8_t* out) {
+  switch (t) {
+    case DType::BF16:
+      for (size_t i = 0; i < n; ++i) {
+        uint32_t e = s[0][i], m = s[1][i];
+        store<uint16_t>(out + 2 * i, static_cast<uint16_t>((m & 0x80) << 8 | e << 7 | (m & 0x7f)));
+      }
+      return;
+    case DType::F16:
+      for (size_t i = 0; i < n; ++i) store<uint16_t>(out + 2 * i, static_cast<uint16_t>(s[0][i] << 8 | s[1][i]));
+      return;
+    case DType::F32:
+      for (size_t i = 0; i < n; ++i) {
+        uint32_t e = s[0][i], m = s[1][i];
+        store<uint32_t>(out + 4 * i, (m & 0x80) << 24 | e << 23 | (m & 0x7f) << 16 | uint32_t{s[2][i]} << 8 | s[3][i]);
+      }
+      return;
+    default: {
+      const size_t w = dtype_size(t);
+      for (size_t i = 0; i < n; ++i)
+        for (size_t k = 0; k < w; ++k) out[i * w + w - 1 - k] = s[k][i];
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+bool float_split_applies(DType t) { return layout(t).streams > 0; }
+
+void float_split_encode(std::span<const uint8_t> raw, DType t, std::vector<uint8_t>& params,
+                        std::vector<uint8_t>& payload) {
+  const Layout lay = layout(t);
+  const size_t n = raw.size() / dtype_size(t);
+  std::vector<uint8_t> planes(n * lay.streams);
+  uint8_t* s[8];
+  for (int k = 0; k < lay.streams; ++k) s[k] = planes.data() + k * n;
+  split(raw, t, n, s);
+  ByteWriter w;
+  w.buf().reserve(raw.size() + 64);
+  for (int k = 0; k < lay.streams; ++k) rans::encode_stream({s[k], n}, k == 0 ? lay.key0 : nullptr, w);
+  params.assign(1, static_cast<uint8_t>(t));
+  payload = std::move(w.buf());
+}
+
+void float_split_decode(std::span<const uint8_t> params, std::span<const uint8_t> stored,
+                        std::span<uint8_t> out, const std::string& what) {
+  if (params.size() != 1 || !dtype_valid(params[0]) || !float_split_applies(static_cast<DType>(params[0])))
+    fail(what, "corrupt FLOAT_SPLIT chunk: params must be one float dtype code");
+  const DType t = static_cast<DType>(params[0]);
+  const Layout lay = layout(t);
+  if (out.size() % dtype_size(t))
+    fail(what, "corrupt FLOAT_SPLIT chunk: raw size {} is not a multiple of the {}-byte {}", out.size(),
+         dtype_size(t), dtype_name(t));
+  const size_t n = out.size() / dtype_size(t);
+  ByteReader r(stored, what);
+  std::vector<uint8_t> bufs[8];
+  const uint8_t* s[8];
+  for (int k = 0; k < lay.streams; ++k) s[k] = rans::decode_stream(r, n, k == 0 ? lay.key0 : nullptr, bufs[k]);
+  if (!r.done()) fail(what, "corrupt FLOAT_SPLIT chunk: {} bytes after the last stream", r.remaining());
+  merge(s, t, n, out.data());
+}
+
+}  // namespace pith

@@ -1,0 +1,456 @@
+#include "entropy/rans.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace pith::rans {
+
+namespace {
+
+enum Mode : uint8_t { kRaw = 0, kConst = 1, kRans = 2 };
+
+// Lanes below this many symbols cost more in flushed states than they win in speed.
+constexpr size_t kMinSymbolsFor8Lanes = 16384;
+
+void put_varint(ByteWriter& w, uint64_t v) {
+  while (v >= 0x80) {
+    w.u8(static_cast<uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  w.u8(static_cast<uint8_t>(v));
+}
+
+uint64_t get_varint(ByteReader& r, const char* field) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    uint8_t b = r.u8(field);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return v;
+  }
+  fail(r.what(), "corrupt: {} is not a valid varint", field);
+}
+
+int varint_len(uint64_t v) { return v < 0x80 ? 1 : v < 0x4000 ? 2 : 3; }
+
+// A normalised frequency table: the present symbols in increasing order with
+// frequencies summing to 1 << scale_bits.
+struct Table {
+  int m = 0;
+  std::array<uint8_t, 256> sym{};
+  std::array<uint32_t, 256> freq{};
+};
+
+Table normalise(const uint32_t* counts, int scale_bits) {
+  Table t;
+  uint64_t total = 0;
+  for (int s = 0; s < 256; ++s) total += counts[s];
+  const uint32_t target = 1u << scale_bits;
+  if (total == 0) {  // an unused context still needs a valid table
+    t.m = 1;
+    t.sym[0] = 0;
+    t.freq[0] = target;
+    return t;
+  }
+  int64_t sum = 0;
+  int biggest = 0;
+  for (int s = 0; s < 256; ++s) {
+    if (!counts[s]) continue;
+    uint32_t f = static_cast<uint32_t>(static_cast<uint64_t>(counts[s]) * target / total);
+    t.sym[t.m] = static_cast<uint8_t>(s);
+    t.freq[t.m] = std::max<uint32_t>(f, 1);
+    if (counts[s] > counts[t.sym[biggest]]) biggest = t.m;
+    sum += t.freq[t.m];
+    ++t.m;
+  }
+  int64_t diff = static_cast<int64_t>(target) - sum;
+  if (diff >= 0) {
+    t.freq[biggest] += static_cast<uint32_t>(diff);
+    return t;
+  }
+  // Rounding up the rare symbols overshot: take the excess from the largest
+  // frequencies, where it costs the fewest bits. m <= 256 <= target, so this ends.
+  while (diff < 0) {
+    int k = 0;
+    for (int i = 1; i < t.m; ++i)
+      if (t.freq[i] > t.freq[k]) k = i;
+    uint32_t take = static_cast<uint32_t>(std::min<int64_t>(-diff, t.freq[k] - 1));
+    t.freq[k] -= take;
+    diff += take;
+  }
+  return t;
+}
+
+// Symbols as gaps when few are present, as a 256-bit map when many; frequencies as
+// varints of freq - 1, the last one implied by the sum.
+constexpr int kBitmapAbove = 32;
+
+void write_table(ByteWriter& w, const Table& t) {
+  w.u8(static_cast<uint8_t>(t.m - 1));
+  if (t.m > kBitmapAbove) {
+    uint8_t bits[32] = {};
+    for (int i = 0; i < t.m; ++i) bits[t.sym[i] >> 3] |= static_cast<uint8_t>(1u << (t.sym[i] & 7));
+    w.bytes(bits, 32);
+  } else {
+    int prev = -1;
+    for (int i = 0; i < t.m; ++i) {
+      w.u8(static_cast<uint8_t>(t.sym[i] - prev - 1));
+      prev = t.sym[i];
+    }
+  }
+  for (int i = 0; i + 1 < t.m; ++i) put_varint(w, t.freq[i] - 1);
+}
+
+Table read_table(ByteReader& r, int scale_bits) {
+  Table t;
+  t.m = r.u8("rANS table size") + 1;
+  if (t.m > kBitmapAbove) {
+    auto bits = r.take(32, "rANS symbol map");
+    int m = 0;
+    for (int s = 0; s < 256; ++s)
+      if (bits[s >> 3] >> (s & 7) & 1) {
+        if (m == t.m) fail(r.what(), "corrupt: rANS symbol map has more than {} symbols", t.m);
+        t.sym[m++] = static_cast<uint8_t>(s);
+      }
+    if (m != t.m) fail(r.what(), "corrupt: rANS symbol map has {} symbols, table says {}", m, t.m);
+  } else {
+    int prev = -1;
+    for (int i = 0; i < t.m; ++i) {
+      int s = prev + 1 + r.u8("rANS symbol");
+      if (s > 255) fail(r.what(), "corrupt: rANS table symbol {} out of range", s);
+      t.sym[i] = static_cast<uint8_t>(s);
+      prev = s;
+    }
+  }
+  const uint64_t target = 1u << scale_bits;
+  uint64_t sum = 0;
+  for (int i = 0; i + 1 < t.m; ++i) {
+    uint64_t f = get_varint(r, "rANS frequency") + 1;
+    sum += f;
+    if (sum >= target) fail(r.what(), "corrupt: rANS frequencies exceed {}", target);
+    t.freq[i] = static_cast<uint32_t>(f);
+  }
+  t.freq[t.m - 1] = static_cast<uint32_t>(target - sum);
+  return t;
+}
+
+// Estimated bits of coding `counts` with its own table (ideal code length plus
+// the table), used to choose contexts without building every table.
+double cost_bits(const uint32_t* counts, const uint8_t* present, int np, int scale_bits) {
+  uint64_t total = 0;
+  int m = 0;
+  for (int i = 0; i < np; ++i) {
+    uint32_t c = counts[present[i]];
+    total += c;
+    m += c != 0;
+  }
+  if (total == 0) return 16;
+  double bits = 0, table = 1 + (m > kBitmapAbove ? 32 : m);
+  const double lt = std::log2(static_cast<double>(total));
+  const double scale = static_cast<double>(1u << scale_bits) / static_cast<double>(total);
+  for (int i = 0; i < np; ++i) {
+    uint32_t c = counts[present[i]];
+    if (!c) continue;
+    bits += c * (lt - std::log2(static_cast<double>(c)));
+    table += varint_len(static_cast<uint64_t>(std::max(1.0, c * scale)) - 1);
+  }
+  return bits + 8 * table;
+}
+
+struct Lanes {
+  int lanes;
+  size_t seg;
+  size_t begin(int j) const { return j * seg; }
+  size_t end(int j, size_t n) const { return j == lanes - 1 ? n : (j + 1) * seg; }
+};
+
+Lanes lanes_for(size_t n, int lanes) { return {lanes, n / static_cast<size_t>(lanes)}; }
+
+// Context choice: the keys present are cut into up to kMaxContexts intervals,
+// greedily splitting where the estimated size drops most.
+struct ContextPlan {
+  std::vector<uint8_t> thresholds;  // ctx = number of thresholds <= key
+  double bits = 0;
+};
+
+ContextPlan plan_contexts(std::span<const uint8_t> syms, KeyMap keys, const Lanes& L, int scale_bits,
+                          const uint32_t* order0) {
+  uint8_t present_syms[256];
+  int np = 0;
+  for (int s = 0; s < 256; ++s)
+    if (order0[s]) present_syms[np++] = static_cast<uint8_t>(s);
+  ContextPlan plan;
+  plan.bits = cost_bits(order0, present_syms, np, scale_bits);
+  if (!keys) return plan;
+
+  std::vector<uint32_t> hist(257 * 256, 0);  // row 256: first symbols of lanes (context 0)
+  const size_t n = syms.size();
+  for (int j = 0; j < L.lanes; ++j) {
+    size_t b = L.begin(j), e = L.end(j, n);
+    if (b == e) continue;
+    hist[256 * 256 + syms[b]]++;
+    for (size_t i = b + 1; i < e; ++i) hist[keys[syms[i - 1]] * 256 + syms[i]]++;
+  }
+  std::vector<uint8_t> pk;  // keys that occur as predecessors, ascending
+  for (int k = 0; k < 256; ++k)
+    for (int i = 0; i < np; ++i)
+      if (hist[k * 256 + present_syms[i]]) {
+        pk.push_back(static_cast<uint8_t>(k));
+        break;
+      }
+  const size_t m = pk.size();
+  if (m < 2) return plan;
+  // prefix[i] = counts over keys pk[0..i) plus the lane starts.
+  std::vector<uint32_t> prefix((m + 1) * 256, 0);
+  std::memcpy(prefix.data(), &hist[256 * 256], 256 * sizeof(uint32_t));
+  for (size_t i = 0; i < m; ++i)
+    for (int s = 0; s < 256; ++s) prefix[(i + 1) * 256 + s] = prefix[i * 256 + s] + hist[pk[i] * 256 + s];
+  auto interval_cost = [&](size_t a, size_t b) {
+    uint32_t c[256];
+    for (int i = 0; i < np; ++i) {
+      int s = present_syms[i];
+      c[s] = prefix[b * 256 + s] - (a ? prefix[a * 256 + s] : 0);
+    }
+    return cost_bits(c, present_syms, np, scale_bits);
+  };
+  // The first interval also holds the lane starts, so it starts at prefix row 0.
+  std::vector<size_t> cuts = {0, m};  // interval i covers pk[cuts[i]..cuts[i+1])
+  std::vector<double> costs = {interval_cost(0, m)};
+  while (costs.size() < static_cast<size_t>(kMaxContexts)) {
+    double best_gain = 8;  // a threshold byte must pay for itself
+    size_t best_i = 0, best_cut = 0;
+    double best_l = 0, best_r = 0;
+    for (size_t i = 0; i < costs.size(); ++i)
+      for (size_t c = cuts[i] + 1; c < cuts[i + 1]; ++c) {
+        double l = interval_cost(cuts[i], c), r = interval_cost(c, cuts[i + 1]);
+        double gain = costs[i] - l - r;
+        if (gain > best_gain) best_gain = gain, best_i = i, best_cut = c, best_l = l, best_r = r;
+      }
+    if (best_cut == 0) break;
+    cuts.insert(cuts.begin() + best_i + 1, best_cut);
+    costs[best_i] = best_l;
+    costs.insert(costs.begin() + best_i + 1, best_r);
+  }
+  double total = 0;
+  for (double c : costs) total += c;
+  total += 8.0 * (costs.size() - 1);
+  if (total < plan.bits) {
+    plan.bits = total;
+    for (size_t i = 1; i + 1 < cuts.size(); ++i) plan.thresholds.push_back(pk[cuts[i]]);
+  }
+  return plan;
+}
+
+void build_sym_to_ctx(KeyMap keys, std::span<const uint8_t> thresholds, uint8_t* s2c) {
+  for (int s = 0; s < 256; ++s) {
+    int c = 0;
+    if (keys)
+      for (uint8_t t : thresholds) c += t <= keys[s];
+    s2c[s] = static_cast<uint8_t>(c);
+  }
+}
+
+struct EncSym {
+  uint32_t xm1;  // largest state that can take this symbol without renormalising
+  uint32_t freq, start;
+};
+
+void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& plan, const Lanes& L,
+                 int scale_bits, ByteWriter& w) {
+  const size_t n = syms.size();
+  const int K = static_cast<int>(plan.thresholds.size()) + 1;
+  uint8_t s2c[256];
+  build_sym_to_ctx(keys, plan.thresholds, s2c);
+
+  std::vector<uint32_t> counts(K * 256, 0);
+  for (int j = 0; j < L.lanes; ++j) {
+    size_t b = L.begin(j), e = L.end(j, n);
+    if (b == e) continue;
+    counts[syms[b]]++;
+    for (size_t i = b + 1; i < e; ++i) counts[s2c[syms[i - 1]] * 256 + syms[i]]++;
+  }
+  std::vector<EncSym> enc(K * 256);
+  w.u8(kRans);
+  w.u8(static_cast<uint8_t>((L.lanes == 1 ? 0 : 3) << 4 | (scale_bits - kMinScaleBits)));
+  w.u8(static_cast<uint8_t>(K));
+  for (uint8_t t : plan.thresholds) w.u8(t);
+  for (int c = 0; c < K; ++c) {
+    Table t = normalise(&counts[c * 256], scale_bits);
+    write_table(w, t);
+    uint32_t start = 0;
+    for (int i = 0; i < t.m; ++i) {
+      EncSym& e = enc[c * 256 + t.sym[i]];
+      e.freq = t.freq[i];
+      e.start = start;
+      e.xm1 = static_cast<uint32_t>((static_cast<uint64_t>(t.freq[i]) << (32 - scale_bits)) - 1);
+      start += t.freq[i];
+    }
+  }
+
+  std::vector<uint16_t> words;
+  words.reserve(n / 2 + 16);
+  uint32_t x[kMaxLanes];
+  for (int j = 0; j < L.lanes; ++j) x[j] = kStateLow;
+  auto put = [&](int lane, size_t i) {
+    int ctx = i == L.begin(lane) ? 0 : s2c[syms[i - 1]];
+    const EncSym& e = enc[ctx * 256 + syms[i]];
+    uint32_t v = x[lane];
+    if (v > e.xm1) {
+      words.push_back(static_cast<uint16_t>(v));
+      v >>= 16;
+    }
+    x[lane] = ((v / e.freq) << scale_bits) + v % e.freq + e.start;
+  };
+  // The decoder reads in lane order, group by group, then the tail of the last lane;
+  // the encoder runs that order backwards and the words are reversed at the end.
+  const size_t body = L.seg * L.lanes;
+  for (size_t i = n; i-- > body;) put(L.lanes - 1, i);
+  for (size_t g = L.seg; g-- > 0;)
+    for (int j = L.lanes; j-- > 0;) put(j, j * L.seg + g);
+  std::reverse(words.begin(), words.end());
+  for (int j = 0; j < L.lanes; ++j) w.u32(x[j]);
+  put_varint(w, words.size());
+  w.bytes(words.data(), words.size() * sizeof(uint16_t));
+}
+
+}  // namespace
+
+void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w) {
+  const size_t n = syms.size();
+  uint32_t h[4][256] = {};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {  // four histograms hide the store-to-load latency of repeats
+    h[0][syms[i]]++;
+    h[1][syms[i + 1]]++;
+    h[2][syms[i + 2]]++;
+    h[3][syms[i + 3]]++;
+  }
+  for (; i < n; ++i) h[0][syms[i]]++;
+  uint32_t order0[256];
+  int present = 0;
+  for (int s = 0; s < 256; ++s) {
+    order0[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s];
+    present += order0[s] != 0;
+  }
+  if (present == 1) {
+    w.u8(kConst);
+    w.u8(syms[0]);
+    return;
+  }
+  auto raw = [&] {
+    w.u8(kRaw);
+    w.bytes(syms);
+  };
+  if (n == 0) return raw();
+  const int scale_bits = std::clamp(static_cast<int>(std::bit_width(n)), kMinScaleBits, kMaxScaleBits);
+  const Lanes L = lanes_for(n, n >= kMinSymbolsFor8Lanes ? kMaxLanes : 1);
+  // Order-0 estimate first: a stream that does not compress (mantissa bits) is
+  // stored raw without planning contexts or running the coder.
+  uint8_t all[256];
+  int na = 0;
+  for (int s = 0; s < 256; ++s)
+    if (order0[s]) all[na++] = static_cast<uint8_t>(s);
+  if (cost_bits(order0, all, na, scale_bits) >= 8.0 * n * 0.995) return raw();
+  ContextPlan plan = plan_contexts(syms, keys, L, scale_bits, order0);
+  ByteWriter coded;
+  encode_rans(syms, keys, plan, L, scale_bits, coded);
+  if (coded.size() >= n + 1) return raw();
+  w.bytes(coded.buf());
+}
+
+bool decode_lanes_scalar(const LaneJob& job) {
+  const int lanes = job.lanes;
+  const size_t seg = job.n / lanes;
+  const uint32_t mask = (1u << job.scale_bits) - 1;
+  const int sb = job.scale_bits;
+  uint32_t x[kMaxLanes];
+  const uint32_t* tab[kMaxLanes];
+  for (int j = 0; j < lanes; ++j) {
+    x[j] = job.states[j];
+    tab[j] = job.tables;  // every lane starts in context 0
+  }
+  size_t pos = 0;
+  auto step = [&](int j, size_t i) {
+    uint32_t e = tab[j][x[j] & mask];
+    uint8_t s = static_cast<uint8_t>(e >> 24);
+    job.out[i] = s;
+    uint32_t v = ((e & 0xfff) + 1) * (x[j] >> sb) + ((e >> 12) & 0xfff);
+    if (v < kStateLow) {
+      if (pos >= job.word_count) return false;
+      uint16_t wd;
+      std::memcpy(&wd, job.words + 2 * pos++, 2);
+      v = v << 16 | wd;
+    }
+    x[j] = v;
+    tab[j] = job.tables + (static_cast<size_t>(job.sym_to_ctx[s]) << sb);
+    return true;
+  };
+  for (size_t g = 0; g < seg; ++g)
+    for (int j = 0; j < lanes; ++j)
+      if (!step(j, j * seg + g)) return false;
+  for (size_t i = seg * lanes; i < job.n; ++i)
+    if (!step(lanes - 1, i)) return false;
+  if (pos != job.word_count) return false;
+  for (int j = 0; j < lanes; ++j)
+    if (x[j] != kStateLow) return false;
+  return true;
+}
+
+bool decode_lanes(const LaneJob& job) { return decode_lanes_scalar(job); }
+
+const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<uint8_t>& buf) {
+  uint8_t mode = r.u8("stream mode");
+  if (mode == kRaw) return r.take(n, "raw stream").data();
+  if (mode == kConst) {
+    uint8_t s = r.u8("constant symbol");
+    buf.assign(n, s);
+    return buf.data();
+  }
+  if (mode != kRans) fail(r.what(), "corrupt: unknown stream mode {}", mode);
+  uint8_t shape = r.u8("rANS shape");
+  const int lanes_log2 = shape >> 4, scale_bits = (shape & 15) + kMinScaleBits;
+  if ((lanes_log2 != 0 && lanes_log2 != 3) || scale_bits > kMaxScaleBits)
+    fail(r.what(), "corrupt: rANS shape byte {:#x}", shape);
+  const int K = r.u8("context count");
+  if (K < 1 || K > kMaxContexts || (K > 1 && !keys)) fail(r.what(), "corrupt: {} contexts", K);
+  auto thresholds = r.take(K - 1, "context thresholds");
+  for (int i = 1; i + 1 < K; ++i)
+    if (thresholds[i] <= thresholds[i - 1]) fail(r.what(), "corrupt: context thresholds not increasing");
+  LaneJob job{};
+  std::vector<uint32_t> tables(static_cast<size_t>(K) << scale_bits);
+  for (int c = 0; c < K; ++c) {
+    Table t = read_table(r, scale_bits);
+    uint32_t* tab = tables.data() + (static_cast<size_t>(c) << scale_bits);
+    uint32_t start = 0;
+    for (int i = 0; i < t.m; ++i) {
+      uint32_t base = static_cast<uint32_t>(t.sym[i]) << 24 | (t.freq[i] - 1);
+      for (uint32_t k = 0; k < t.freq[i]; ++k) tab[start + k] = base | k << 12;
+      start += t.freq[i];
+    }
+  }
+  uint8_t s2c[256];
+  build_sym_to_ctx(keys, thresholds, s2c);
+  job.lanes = 1 << lanes_log2;
+  for (int j = 0; j < job.lanes; ++j) {
+    job.states[j] = r.u32("rANS state");
+    if (job.states[j] < kStateLow) fail(r.what(), "corrupt: rANS state {} below {}", job.states[j], kStateLow);
+  }
+  uint64_t wc = get_varint(r, "rANS word count");
+  if (wc > r.remaining() / 2) fail(r.what(), "corrupt: rANS stream claims {} words, {} bytes left", wc, r.remaining());
+  job.words = r.take(wc * 2, "rANS words").data();
+  job.word_count = wc;
+  job.tables = tables.data();
+  job.scale_bits = scale_bits;
+  job.sym_to_ctx = s2c;
+  buf.resize(n);
+  job.out = buf.data();
+  job.n = n;
+  if (!decode_lanes(job)) fail(r.what(), "corrupt: rANS stream does not decode to {} symbols", n);
+  return buf.data();
+}
+
+}  // namespace pith::rans

@@ -1,0 +1,50 @@
+#pragma once
+// Symbol streams of FLOAT_SPLIT (docs/FORMAT.md, "Codec 2"): a stream of bytes is
+// stored raw, as one repeated byte, or coded with an interleaved rANS coder whose
+// frequency tables may depend on a context taken from the previous symbol of the
+// same lane (e.g. the exponent of the neighbouring weight).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/bytes.h"
+
+namespace pith::rans {
+
+constexpr int kMaxLanes = 8;
+constexpr int kMaxContexts = 8;
+constexpr int kMaxScaleBits = 12;
+constexpr int kMinScaleBits = 8;
+constexpr uint32_t kStateLow = 1u << 16;  // states live in [2^16, 2^32); renormalisation moves 16 bits
+
+// Maps a symbol to the key its successor's context is chosen by (256 entries).
+// nullptr: the stream is coded without contexts.
+using KeyMap = const uint8_t*;
+
+// Appends the smallest encoding of `syms` the coder finds to `w`.
+void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w);
+
+// Reads one stream of `n` symbols from `r`. Returns where the symbols are: inside the
+// reader's buffer for a raw stream, otherwise in `buf` (resized to n). Throws
+// pith::Error (naming r.what()) on any inconsistency.
+const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<uint8_t>& buf);
+
+// The lane-interleaved decoding loop, exposed so tests can compare the kernels.
+// tables: one (1 << scale_bits)-entry decode table per context, entry =
+// symbol << 24 | (slot - start) << 12 | (freq - 1). Returns false when the word
+// stream is exhausted early, not consumed exactly, or a final state is not kStateLow.
+struct LaneJob {
+  const uint32_t* tables;
+  int scale_bits;
+  const uint8_t* sym_to_ctx;  // 256 entries, each < number of contexts
+  int lanes;                  // 1 or kMaxLanes
+  uint32_t states[kMaxLanes];
+  const uint8_t* words;  // little-endian u16 words
+  size_t word_count;
+  uint8_t* out;
+  size_t n;
+};
+bool decode_lanes_scalar(const LaneJob& job);
+bool decode_lanes(const LaneJob& job);  // dispatches to the best kernel for this CPU
+
+}  // namespace pith::rans
