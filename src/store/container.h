@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/dtype.h"
 #include "common/file.h"
 #include "entropy/chunk_codec.h"
 
@@ -29,6 +30,16 @@ struct SectionInfo {
   std::vector<ChunkInfo> chunks;
   uint64_t stored_size() const;  // sum of the chunks' stored sizes
 };
+
+// Meta of a TENSOR section: u8 dtype, u8 ndim (<= 32), ndim x u64 dims.
+struct TensorMeta {
+  DType dtype = DType::U8;
+  std::vector<uint64_t> shape;
+  uint64_t elements() const;  // product of the dims (1 for a scalar)
+};
+std::vector<uint8_t> encode_tensor_meta(const TensorMeta& m);
+// Checks the layout and that the byte size fits in 64 bits; `what` names the file/section.
+TensorMeta decode_tensor_meta(std::span<const uint8_t> meta, const std::string& what);
 
 struct SourceInfo {
   SourceFormat format = SourceFormat::None;
@@ -64,6 +75,9 @@ class ContainerWriter {
 class ContainerReader {
  public:
   explicit ContainerReader(const std::string& path);
+  // Reads a container held in memory (the caller keeps `bytes` alive); `name` stands
+  // for the file in error messages. Used by the fuzz targets and tests.
+  ContainerReader(std::span<const uint8_t> bytes, const std::string& name);
   ~ContainerReader();
   const std::string& path() const;
   uint16_t minor_version() const;
@@ -71,6 +85,9 @@ class ContainerReader {
   const std::vector<SectionInfo>& sections() const;
   const SectionInfo* find(const std::string& name) const;  // nullptr if absent
   uint64_t file_size() const;
+
+  // True when the section kind is one this pith knows (BLOB, TENSOR, vector index parts).
+  static bool kind_known(uint16_t kind);
 
   // Stored bytes of a chunk, verified against stored_xxh64 when verify is set.
   std::span<const uint8_t> stored(const SectionInfo& s, size_t chunk, bool verify) const;
@@ -82,6 +99,7 @@ class ContainerReader {
   std::vector<uint8_t> read_range(const SectionInfo& s, uint64_t begin, uint64_t end) const;
   // A section stored as one codec-0 chunk, or as codec-0 chunks contiguous in the file,
   // is usable in place: returns the mapped bytes (no copy). Empty span otherwise.
+  // The bytes are not checked against their checksums (stored(.., true) does that).
   std::span<const uint8_t> mapped(const SectionInfo& s) const;
 
  private:
