@@ -16,6 +16,7 @@
 #include "read/vectors.h"
 #include "search/index.h"
 #include "search/inspect.h"
+#include "search/select_kernels.h"
 #include "search/topk.h"
 #include "store/container.h"
 
@@ -126,6 +127,28 @@ TEST(TopK, EqualsSort) {
     for (size_t i = 0; i < got.size(); ++i) {
       EXPECT_EQ(got[i].dist, all[i].dist);
       EXPECT_EQ(got[i].pos, all[i].pos);
+    }
+  }
+}
+
+TEST(SelectKernels, EqualScalarReference) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  for (SimdLevel level : {SimdLevel::AVX2, SimdLevel::AVX512}) {
+    if (simd_level() < level) continue;  // this CPU cannot run it
+    FilterLeFn f = filter_le_kernel(level);
+    for (size_t n : {0, 1, 7, 8, 15, 16, 17, 100, 1000}) {
+      std::vector<float> d(n);
+      for (auto& v : d) v = u(rng) < 0.05f ? NAN : u(rng);
+      for (float thr : {-1.f, 0.1f, 0.5f, 2.f, INFINITY}) {
+        std::vector<uint32_t> a(n + 1), b(n + 1);
+        size_t ca = filter_le_scalar(d.data(), n, thr, a.data());
+        size_t cb = f(d.data(), n, thr, b.data());
+        ASSERT_EQ(ca, cb) << simd_name(level) << " n=" << n << " thr=" << thr;
+        a.resize(ca);
+        b.resize(cb);
+        EXPECT_EQ(a, b) << simd_name(level);
+      }
     }
   }
 }

@@ -1,12 +1,14 @@
 #pragma once
 // Top-k selection over streamed distances: a max-heap of the k best candidates
-// whose top is the running threshold, so the common case (a distance worse than
-// the k-th best) costs one comparison.
+// whose top is the running threshold. A SIMD filter drops the common case (a
+// distance worse than the k-th best) without touching the heap.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
+
+#include "search/select_kernels.h"
 
 namespace pith {
 
@@ -27,12 +29,15 @@ class TopK {
 
   // Distances of vectors pos0, pos0 + 1, ...; NaN distances are never selected.
   void add(const float* dist, size_t n, uint64_t pos0) {
-    float thr = threshold();
-    for (size_t i = 0; i < n; ++i) {
-      if (dist[i] <= thr) {
-        push({dist[i], pos0 + i});
-        thr = threshold();
-      }
+    static const FilterLeFn filter = filter_le_kernel();
+    // The threshold is refreshed once per chunk; a stale one only lets a few
+    // more candidates reach push(), which re-checks them.
+    constexpr size_t kChunk = 256;
+    uint32_t idx[kChunk];
+    for (size_t i0 = 0; i0 < n; i0 += kChunk) {
+      size_t m = std::min(kChunk, n - i0);
+      size_t c = filter(dist + i0, m, threshold(), idx);
+      for (size_t j = 0; j < c; ++j) push({dist[i0 + idx[j]], pos0 + i0 + idx[j]});
     }
   }
 
