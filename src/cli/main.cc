@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   using namespace pith::cli;
   CLI::App app{"pith: compresses tensors losslessly and vector collections searchably"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags also after the subcommand: `pith verify -q FILE`
   app.set_version_flag("--version", "pith 0.1.0");
   app.add_flag("-q,--quiet", g_opts.quiet, "print errors only");
   app.add_flag("-v,--verbose", g_opts.verbose, "print more (repeat for more)");
