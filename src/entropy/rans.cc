@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/cpu.h"
 #include "common/error.h"
 
 namespace pith::rans {
@@ -291,18 +292,18 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
     }
   }
 
-  std::vector<uint16_t> words;
-  words.reserve(n / 2 + 16);
+  std::vector<uint16_t> words(n + 1);  // at most one word per symbol
+  size_t wp = 0;
   uint32_t x[kMaxLanes];
   for (int j = 0; j < L.lanes; ++j) x[j] = kStateLow;
   auto put = [&](int lane, size_t i) {
     int ctx = i == L.begin(lane) ? 0 : s2c[syms[i - 1]];
     const EncSym& e = enc[ctx * 256 + syms[i]];
     uint32_t v = x[lane];
-    if (v > e.xm1) {
-      words.push_back(static_cast<uint16_t>(v));
-      v >>= 16;
-    }
+    bool flush = v > e.xm1;  // branch-free: the flush is a coin toss per symbol
+    words[wp] = static_cast<uint16_t>(v);
+    wp += flush;
+    v = flush ? v >> 16 : v;
     x[lane] = ((v / e.freq) << scale_bits) + v % e.freq + e.start;
   };
   // The decoder reads in lane order, group by group, then the tail of the last lane;
@@ -311,6 +312,7 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
   for (size_t i = n; i-- > body;) put(L.lanes - 1, i);
   for (size_t g = L.seg; g-- > 0;)
     for (int j = L.lanes; j-- > 0;) put(j, j * L.seg + g);
+  words.resize(wp);
   std::reverse(words.begin(), words.end());
   for (int j = 0; j < L.lanes; ++j) w.u32(x[j]);
   put_varint(w, words.size());
@@ -362,53 +364,66 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w) {
   w.bytes(coded.buf());
 }
 
-bool decode_lanes_scalar(const LaneJob& job) {
-  const int lanes = job.lanes;
-  const size_t seg = job.n / lanes;
-  const uint32_t mask = (1u << job.scale_bits) - 1;
-  const int sb = job.scale_bits;
-  uint32_t x[kMaxLanes];
-  const uint32_t* tab[kMaxLanes];
-  for (int j = 0; j < lanes; ++j) {
-    x[j] = job.states[j];
-    tab[j] = job.tables;  // every lane starts in context 0
+LaneCursor lane_start(const LaneJob& job) {
+  LaneCursor c;
+  for (int j = 0; j < kMaxLanes; ++j) {
+    c.x[j] = j < job.lanes ? job.states[j] : kStateLow;
+    c.base[j] = 0;  // every lane starts in context 0
   }
-  size_t pos = 0;
+  return c;
+}
+
+bool decode_lanes_finish(const LaneJob& job, LaneCursor& c) {
+  const int lanes = job.lanes, sb = job.scale_bits;
+  const size_t seg = job.n / lanes, wc = job.word_count;
+  const uint32_t mask = (1u << sb) - 1;
+  static const uint8_t kZeroWord[2] = {};
+  // Branch-free refill: a read past the last word yields 0 and shows up as
+  // pos != word_count at the end, so corrupt input costs no check in the loop.
   auto step = [&](int j, size_t i) {
-    uint32_t e = tab[j][x[j] & mask];
+    uint32_t x = c.x[j];
+    uint32_t e = job.tables[c.base[j] + (x & mask)];
     uint8_t s = static_cast<uint8_t>(e >> 24);
     job.out[i] = s;
-    uint32_t v = ((e & 0xfff) + 1) * (x[j] >> sb) + ((e >> 12) & 0xfff);
-    if (v < kStateLow) {
-      if (pos >= job.word_count) return false;
-      uint16_t wd;
-      std::memcpy(&wd, job.words + 2 * pos++, 2);
-      v = v << 16 | wd;
-    }
-    x[j] = v;
-    tab[j] = job.tables + (static_cast<size_t>(job.sym_to_ctx[s]) << sb);
-    return true;
+    x = ((e & 0xfff) + 1) * (x >> sb) + ((e >> 12) & 0xfff);
+    const uint8_t* src = c.pos < wc ? job.words + 2 * c.pos : kZeroWord;
+    uint32_t wd = src[0] | uint32_t{src[1]} << 8;
+    bool need = x < kStateLow;
+    c.x[j] = need ? x << 16 | wd : x;
+    c.pos += need;
+    c.base[j] = static_cast<uint32_t>(job.sym_to_ctx[s]) << sb;
   };
-  for (size_t g = 0; g < seg; ++g)
-    for (int j = 0; j < lanes; ++j)
-      if (!step(j, j * seg + g)) return false;
-  for (size_t i = seg * lanes; i < job.n; ++i)
-    if (!step(lanes - 1, i)) return false;
-  if (pos != job.word_count) return false;
+  for (; c.group < seg; ++c.group)
+    for (int j = 0; j < lanes; ++j) step(j, j * seg + c.group);
+  for (size_t i = seg * lanes; i < job.n; ++i) step(lanes - 1, i);
+  if (c.pos != wc) return false;
   for (int j = 0; j < lanes; ++j)
-    if (x[j] != kStateLow) return false;
+    if (c.x[j] != kStateLow) return false;
   return true;
 }
 
-bool decode_lanes(const LaneJob& job) { return decode_lanes_scalar(job); }
+bool decode_lanes_scalar(const LaneJob& job) {
+  LaneCursor c = lane_start(job);
+  return decode_lanes_finish(job, c);
+}
 
-const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<uint8_t>& buf) {
+bool decode_lanes(const LaneJob& job) {
+#if defined(__x86_64__)
+  if (job.lanes == kMaxLanes && simd_level() >= SimdLevel::AVX2) return decode_lanes_avx2(job);
+#endif
+  return decode_lanes_scalar(job);
+}
+
+bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p) {
   uint8_t mode = r.u8("stream mode");
-  if (mode == kRaw) return r.take(n, "raw stream").data();
+  if (mode == kRaw) {
+    p.raw = r.take(n, "raw stream").data();
+    return false;
+  }
   if (mode == kConst) {
-    uint8_t s = r.u8("constant symbol");
-    buf.assign(n, s);
-    return buf.data();
+    p.constant = r.u8("constant symbol");
+    p.raw = nullptr;
+    return false;
   }
   if (mode != kRans) fail(r.what(), "corrupt: unknown stream mode {}", mode);
   uint8_t shape = r.u8("rANS shape");
@@ -420,11 +435,10 @@ const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<u
   auto thresholds = r.take(K - 1, "context thresholds");
   for (int i = 1; i + 1 < K; ++i)
     if (thresholds[i] <= thresholds[i - 1]) fail(r.what(), "corrupt: context thresholds not increasing");
-  LaneJob job{};
-  std::vector<uint32_t> tables(static_cast<size_t>(K) << scale_bits);
+  p.tables.resize(static_cast<size_t>(K) << scale_bits);
   for (int c = 0; c < K; ++c) {
     Table t = read_table(r, scale_bits);
-    uint32_t* tab = tables.data() + (static_cast<size_t>(c) << scale_bits);
+    uint32_t* tab = p.tables.data() + (static_cast<size_t>(c) << scale_bits);
     uint32_t start = 0;
     for (int i = 0; i < t.m; ++i) {
       uint32_t base = static_cast<uint32_t>(t.sym[i]) << 24 | (t.freq[i] - 1);
@@ -432,8 +446,8 @@ const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<u
       start += t.freq[i];
     }
   }
-  uint8_t s2c[256];
-  build_sym_to_ctx(keys, thresholds, s2c);
+  build_sym_to_ctx(keys, thresholds, p.sym_to_ctx);
+  LaneJob& job = p.job;
   job.lanes = 1 << lanes_log2;
   for (int j = 0; j < job.lanes; ++j) {
     job.states[j] = r.u32("rANS state");
@@ -443,13 +457,24 @@ const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<u
   if (wc > r.remaining() / 2) fail(r.what(), "corrupt: rANS stream claims {} words, {} bytes left", wc, r.remaining());
   job.words = r.take(wc * 2, "rANS words").data();
   job.word_count = wc;
-  job.tables = tables.data();
+  job.tables = p.tables.data();
   job.scale_bits = scale_bits;
-  job.sym_to_ctx = s2c;
-  buf.resize(n);
-  job.out = buf.data();
+  job.sym_to_ctx = p.sym_to_ctx;
+  job.out = nullptr;
   job.n = n;
-  if (!decode_lanes(job)) fail(r.what(), "corrupt: rANS stream does not decode to {} symbols", n);
+  return true;
+}
+
+const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<uint8_t>& buf) {
+  ParsedStream p;
+  if (!parse_stream(r, n, keys, p)) {
+    if (p.raw) return p.raw;
+    buf.assign(n, p.constant);
+    return buf.data();
+  }
+  buf.resize(n);
+  p.job.out = buf.data();
+  if (!decode_lanes(p.job)) fail(r.what(), "corrupt: rANS stream does not decode to {} symbols", n);
   return buf.data();
 }
 

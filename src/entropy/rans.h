@@ -44,7 +44,31 @@ struct LaneJob {
   uint8_t* out;
   size_t n;
 };
+
+// One stream as read by decode_stream, before decoding (tests run every kernel on it).
+struct ParsedStream {
+  const uint8_t* raw = nullptr;  // raw stream: its symbols
+  uint8_t constant = 0;          // constant stream (raw == nullptr)
+  std::vector<uint32_t> tables;
+  uint8_t sym_to_ctx[256];
+  LaneJob job;  // rANS stream: all but `out`
+};
+// Reads a stream's header; true for a rANS stream, whose p.job then needs only `out`.
+bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p);
+
 bool decode_lanes_scalar(const LaneJob& job);
 bool decode_lanes(const LaneJob& job);  // dispatches to the best kernel for this CPU
+
+// Where a kernel stopped: SIMD kernels decode whole groups of the body while a full
+// vector of words can be read, then decode_lanes_finish does the rest in scalar code.
+struct LaneCursor {
+  uint32_t x[kMaxLanes];
+  uint32_t base[kMaxLanes];  // offset of the lane's current context table (ctx << scale_bits)
+  size_t pos = 0;            // next word
+  size_t group = 0;          // next group of the body
+};
+LaneCursor lane_start(const LaneJob& job);
+bool decode_lanes_finish(const LaneJob& job, LaneCursor& c);
+bool decode_lanes_avx2(const LaneJob& job);  // only for job.lanes == kMaxLanes, on AVX2 CPUs
 
 }  // namespace pith::rans
