@@ -93,7 +93,9 @@ TEST(FloatSplit, RoundTripEveryFloatType) {
         decode_chunk(e.codec, e.params, e.payload, out, "test");
         ASSERT_EQ(out, raw) << dtype_name(t) << " n=" << n;
         if (n >= 16383 && w <= 4) {
-          if (n > 65536) EXPECT_EQ(e.codec, Codec::FloatSplit) << dtype_name(t) << " n=" << n;
+          if (n > 65536) {
+            EXPECT_EQ(e.codec, Codec::FloatSplit) << dtype_name(t) << " n=" << n;
+          }
           EXPECT_LT(e.payload.size(), raw.size() * 0.95) << dtype_name(t) << " n=" << n;
         }
       }

@@ -15,8 +15,9 @@ namespace {
 
 enum Mode : uint8_t { kRaw = 0, kConst = 1, kRans = 2 };
 
-// Lanes below this many symbols cost more in flushed states than they win in speed.
-constexpr size_t kMinSymbolsFor8Lanes = 16384;
+// More lanes decode faster (a SIMD kernel keeps several vectors of states in
+// flight) but each costs a 4-byte final state; small streams use fewer.
+int lanes_log2_for(size_t n) { return n < 16384 ? 0 : n < 131072 ? 3 : 5; }
 
 void put_varint(ByteWriter& w, uint64_t v) {
   while (v >= 0x80) {
@@ -255,9 +256,14 @@ void build_sym_to_ctx(KeyMap keys, std::span<const uint8_t> thresholds, uint8_t*
   }
 }
 
+// x -> C(s, x) = (x / freq) * M + x % freq + start = x + bias + q * cmpl with
+// q = x / freq from a 64-bit reciprocal: rcp = ceil(2^64 / freq) is exact for
+// x < 2^32 (error below 2^-32, fractions of x / freq at most 1 - 2^-12). freq 1
+// uses rcp = 2^64 - 1, giving q = x - 1, and folds the missing 1 * (M - 1) into bias.
 struct EncSym {
   uint32_t xm1;  // largest state that can take this symbol without renormalising
-  uint32_t freq, start;
+  uint32_t bias, cmpl;
+  uint64_t rcp;
 };
 
 void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& plan, const Lanes& L,
@@ -276,7 +282,7 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
   }
   std::vector<EncSym> enc(K * 256);
   w.u8(kRans);
-  w.u8(static_cast<uint8_t>((L.lanes == 1 ? 0 : 3) << 4 | (scale_bits - kMinScaleBits)));
+  w.u8(static_cast<uint8_t>(std::countr_zero(static_cast<unsigned>(L.lanes)) << 4 | (scale_bits - kMinScaleBits)));
   w.u8(static_cast<uint8_t>(K));
   for (uint8_t t : plan.thresholds) w.u8(t);
   for (int c = 0; c < K; ++c) {
@@ -285,8 +291,10 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
     uint32_t start = 0;
     for (int i = 0; i < t.m; ++i) {
       EncSym& e = enc[c * 256 + t.sym[i]];
-      e.freq = t.freq[i];
-      e.start = start;
+      const uint32_t f = t.freq[i], M = 1u << scale_bits;
+      e.cmpl = M - f;
+      e.rcp = f == 1 ? ~uint64_t{0} : static_cast<uint64_t>((static_cast<unsigned __int128>(1) << 64) / f + 1);
+      e.bias = f == 1 ? start + M - 1 : start;
       e.xm1 = static_cast<uint32_t>((static_cast<uint64_t>(t.freq[i]) << (32 - scale_bits)) - 1);
       start += t.freq[i];
     }
@@ -304,7 +312,8 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
     words[wp] = static_cast<uint16_t>(v);
     wp += flush;
     v = flush ? v >> 16 : v;
-    x[lane] = ((v / e.freq) << scale_bits) + v % e.freq + e.start;
+    uint32_t q = static_cast<uint32_t>((static_cast<unsigned __int128>(v) * e.rcp) >> 64);
+    x[lane] = v + e.bias + q * e.cmpl;
   };
   // The decoder reads in lane order, group by group, then the tail of the last lane;
   // the encoder runs that order backwards and the words are reversed at the end.
@@ -349,7 +358,7 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w) {
   };
   if (n == 0) return raw();
   const int scale_bits = std::clamp(static_cast<int>(std::bit_width(n)), kMinScaleBits, kMaxScaleBits);
-  const Lanes L = lanes_for(n, n >= kMinSymbolsFor8Lanes ? kMaxLanes : 1);
+  const Lanes L = lanes_for(n, 1 << lanes_log2_for(n));
   // Order-0 estimate first: a stream that does not compress (mantissa bits) is
   // stored raw without planning contexts or running the coder.
   uint8_t all[256];
@@ -393,9 +402,10 @@ bool decode_lanes_finish(const LaneJob& job, LaneCursor& c) {
     c.pos += need;
     c.base[j] = static_cast<uint32_t>(job.sym_to_ctx[s]) << sb;
   };
+  const size_t stride = job.lane_stride;
   for (; c.group < seg; ++c.group)
-    for (int j = 0; j < lanes; ++j) step(j, j * seg + c.group);
-  for (size_t i = seg * lanes; i < job.n; ++i) step(lanes - 1, i);
+    for (int j = 0; j < lanes; ++j) step(j, j * stride + c.group);
+  for (size_t i = seg; i < job.n - seg * (lanes - 1); ++i) step(lanes - 1, (lanes - 1) * stride + i);
   if (c.pos != wc) return false;
   for (int j = 0; j < lanes; ++j)
     if (c.x[j] != kStateLow) return false;
@@ -409,7 +419,7 @@ bool decode_lanes_scalar(const LaneJob& job) {
 
 bool decode_lanes(const LaneJob& job) {
 #if defined(__x86_64__)
-  if (job.lanes == kMaxLanes && simd_level() >= SimdLevel::AVX2) return decode_lanes_avx2(job);
+  if (job.lanes >= 8 && simd_level() >= SimdLevel::AVX2) return decode_lanes_avx2(job);
 #endif
   return decode_lanes_scalar(job);
 }
@@ -428,7 +438,7 @@ bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p) {
   if (mode != kRans) fail(r.what(), "corrupt: unknown stream mode {}", mode);
   uint8_t shape = r.u8("rANS shape");
   const int lanes_log2 = shape >> 4, scale_bits = (shape & 15) + kMinScaleBits;
-  if ((lanes_log2 != 0 && lanes_log2 != 3) || scale_bits > kMaxScaleBits)
+  if ((lanes_log2 != 0 && lanes_log2 != 3 && lanes_log2 != 5) || scale_bits > kMaxScaleBits)
     fail(r.what(), "corrupt: rANS shape byte {:#x}", shape);
   const int K = r.u8("context count");
   if (K < 1 || K > kMaxContexts || (K > 1 && !keys)) fail(r.what(), "corrupt: {} contexts", K);
@@ -462,6 +472,7 @@ bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p) {
   job.sym_to_ctx = p.sym_to_ctx;
   job.out = nullptr;
   job.n = n;
+  job.lane_stride = n / job.lanes;
   return true;
 }
 
@@ -473,8 +484,22 @@ const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<u
     return buf.data();
   }
   buf.resize(n);
-  p.job.out = buf.data();
-  if (!decode_lanes(p.job)) fail(r.what(), "corrupt: rANS stream does not decode to {} symbols", n);
+  LaneJob& job = p.job;
+  const size_t seg = n / job.lanes;
+  if (job.lanes == 1 || seg % 4096 != 0) {
+    job.out = buf.data();
+    if (!decode_lanes(job)) fail(r.what(), "corrupt: rANS stream does not decode to {} symbols", n);
+    return buf.data();
+  }
+  // Lane j at j * (seg + 128) mod 4 KiB: the lanes' stores spread over the whole page.
+  job.lane_stride = seg + 128;
+  std::vector<uint8_t> skewed(job.lane_stride * job.lanes);
+  job.out = skewed.data();
+  if (!decode_lanes(job)) fail(r.what(), "corrupt: rANS stream does not decode to {} symbols", n);
+  for (int j = 0; j < job.lanes; ++j) {
+    const size_t len = j == job.lanes - 1 ? n - seg * j : seg;
+    std::memcpy(buf.data() + seg * j, skewed.data() + job.lane_stride * j, len);
+  }
   return buf.data();
 }
 

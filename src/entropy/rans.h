@@ -11,7 +11,7 @@
 
 namespace pith::rans {
 
-constexpr int kMaxLanes = 8;
+constexpr int kMaxLanes = 32;  // streams use 1, 8 or 32 lanes
 constexpr int kMaxContexts = 8;
 constexpr int kMaxScaleBits = 12;
 constexpr int kMinScaleBits = 8;
@@ -37,12 +37,17 @@ struct LaneJob {
   const uint32_t* tables;
   int scale_bits;
   const uint8_t* sym_to_ctx;  // 256 entries, each < number of contexts
-  int lanes;                  // 1 or kMaxLanes
+  int lanes;                  // 1, 8 or 32
   uint32_t states[kMaxLanes];
   const uint8_t* words;  // little-endian u16 words
   size_t word_count;
   uint8_t* out;
   size_t n;
+  // Lane j's symbols go to out + j * lane_stride (the tail after the last lane's);
+  // lane_stride >= n / lanes. Decoding with stride n / lanes writes symbol order
+  // directly, but when that is a multiple of 4 KiB every lane's store aliases the
+  // gathers' loads, so decode_stream decodes with a skewed stride and compacts.
+  size_t lane_stride;
 };
 
 // One stream as read by decode_stream, before decoding (tests run every kernel on it).
@@ -69,6 +74,6 @@ struct LaneCursor {
 };
 LaneCursor lane_start(const LaneJob& job);
 bool decode_lanes_finish(const LaneJob& job, LaneCursor& c);
-bool decode_lanes_avx2(const LaneJob& job);  // only for job.lanes == kMaxLanes, on AVX2 CPUs
+bool decode_lanes_avx2(const LaneJob& job);  // only for 8 or 32 lanes, on AVX2 CPUs
 
 }  // namespace pith::rans
