@@ -176,6 +176,7 @@ Lanes lanes_for(size_t n, int lanes) { return {lanes, n / static_cast<size_t>(la
 // greedily splitting where the estimated size drops most.
 struct ContextPlan {
   std::vector<uint8_t> thresholds;  // ctx = number of thresholds <= key
+  std::vector<uint32_t> counts;     // (thresholds + 1) x 256 symbol counts per context
   double bits = 0;
 };
 
@@ -187,6 +188,7 @@ ContextPlan plan_contexts(std::span<const uint8_t> syms, KeyMap keys, const Lane
     if (order0[s]) present_syms[np++] = static_cast<uint8_t>(s);
   ContextPlan plan;
   plan.bits = cost_bits(order0, present_syms, np, scale_bits);
+  plan.counts.assign(order0, order0 + 256);
   if (!keys) return plan;
 
   std::vector<uint32_t> hist(257 * 256, 0);  // row 256: first symbols of lanes (context 0)
@@ -243,6 +245,10 @@ ContextPlan plan_contexts(std::span<const uint8_t> syms, KeyMap keys, const Lane
   if (total < plan.bits) {
     plan.bits = total;
     for (size_t i = 1; i + 1 < cuts.size(); ++i) plan.thresholds.push_back(pk[cuts[i]]);
+    plan.counts.assign(costs.size() * 256, 0);
+    for (size_t c = 0; c < costs.size(); ++c)
+      for (int s = 0; s < 256; ++s)
+        plan.counts[c * 256 + s] = prefix[cuts[c + 1] * 256 + s] - (c ? prefix[cuts[c] * 256 + s] : 0);
   }
   return plan;
 }
@@ -273,13 +279,7 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
   uint8_t s2c[256];
   build_sym_to_ctx(keys, plan.thresholds, s2c);
 
-  std::vector<uint32_t> counts(K * 256, 0);
-  for (int j = 0; j < L.lanes; ++j) {
-    size_t b = L.begin(j), e = L.end(j, n);
-    if (b == e) continue;
-    counts[syms[b]]++;
-    for (size_t i = b + 1; i < e; ++i) counts[s2c[syms[i - 1]] * 256 + syms[i]]++;
-  }
+  const std::vector<uint32_t>& counts = plan.counts;
   std::vector<EncSym> enc(K * 256);
   w.u8(kRans);
   w.u8(static_cast<uint8_t>(std::countr_zero(static_cast<unsigned>(L.lanes)) << 4 | (scale_bits - kMinScaleBits)));
@@ -300,32 +300,42 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
     }
   }
 
-  std::vector<uint16_t> words(n + 1);  // at most one word per symbol
-  size_t wp = 0;
+  // Table index (ctx << 8 | symbol) of every symbol, lane by lane. Lane j sits at
+  // j * stride with stride = seg + 64: with stride = seg, a power of two, the 32
+  // lanes' reads below would all fall into the same L1 cache set.
+  const size_t stride = L.seg + 64;
+  thread_local std::vector<uint16_t> index, words;  // reused: no page faults per chunk
+  index.resize(stride * L.lanes);
+  for (int j = 0; j < L.lanes; ++j) {
+    const size_t b = L.begin(j), e = L.end(j, n);
+    uint16_t* out = index.data() + j * stride - b;
+    if (b < e) out[b] = syms[b];  // lane start: context 0
+    for (size_t i = b + 1; i < e; ++i) out[i] = static_cast<uint16_t>(s2c[syms[i - 1]] << 8 | syms[i]);
+  }
+  // The decoder reads in lane order, group by group, then the tail of the last lane;
+  // the encoder runs that order backwards, filling the words from the back.
+  words.resize(n + 1);  // at most one word per symbol
+  uint16_t* wend = words.data() + n + 1;
+  uint16_t* wp = wend;
   uint32_t x[kMaxLanes];
   for (int j = 0; j < L.lanes; ++j) x[j] = kStateLow;
-  auto put = [&](int lane, size_t i) {
-    int ctx = i == L.begin(lane) ? 0 : s2c[syms[i - 1]];
-    const EncSym& e = enc[ctx * 256 + syms[i]];
+  auto put = [&](int lane, size_t t) {  // t: position within the lane
+    const EncSym& e = enc[index[lane * stride + t]];
     uint32_t v = x[lane];
     bool flush = v > e.xm1;  // branch-free: the flush is a coin toss per symbol
-    words[wp] = static_cast<uint16_t>(v);
-    wp += flush;
+    wp[-1] = static_cast<uint16_t>(v);
+    wp -= flush;
     v = flush ? v >> 16 : v;
     uint32_t q = static_cast<uint32_t>((static_cast<unsigned __int128>(v) * e.rcp) >> 64);
     x[lane] = v + e.bias + q * e.cmpl;
   };
-  // The decoder reads in lane order, group by group, then the tail of the last lane;
-  // the encoder runs that order backwards and the words are reversed at the end.
   const size_t body = L.seg * L.lanes;
-  for (size_t i = n; i-- > body;) put(L.lanes - 1, i);
+  for (size_t i = n; i-- > body;) put(L.lanes - 1, i - L.begin(L.lanes - 1));
   for (size_t g = L.seg; g-- > 0;)
-    for (int j = L.lanes; j-- > 0;) put(j, j * L.seg + g);
-  words.resize(wp);
-  std::reverse(words.begin(), words.end());
+    for (int j = L.lanes; j-- > 0;) put(j, g);
   for (int j = 0; j < L.lanes; ++j) w.u32(x[j]);
-  put_varint(w, words.size());
-  w.bytes(words.data(), words.size() * sizeof(uint16_t));
+  put_varint(w, static_cast<uint64_t>(wend - wp));
+  w.bytes(wp, static_cast<size_t>(wend - wp) * sizeof(uint16_t));
 }
 
 }  // namespace

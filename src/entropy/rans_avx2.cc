@@ -56,6 +56,7 @@ bool decode_vectors(const LaneJob& job) {
   // Every group reads at most 8 V words; the scalar code takes over near the end.
   for (; g < seg && pos + 8 * V <= wc; ++g) {
     __m256i sym[V];
+#pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
       __m256i idx = _mm256_add_epi32(base[v], _mm256_and_si256(x[v], mask));
       __m256i e = _mm256_i32gather_epi32(tables, idx, 4);
@@ -64,6 +65,7 @@ bool decode_vectors(const LaneJob& job) {
       __m256i off = _mm256_and_si256(_mm256_srli_epi32(e, 12), low12);
       x[v] = _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srl_epi32(x[v], shift)), off);
     }
+#pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {  // refills in lane order
       // x < 2^16, unsigned: max(x, 2^16) != x.
       __m256i need = _mm256_xor_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(x[v], state_low), x[v]), ones);
@@ -73,6 +75,7 @@ bool decode_vectors(const LaneJob& job) {
       x[v] = _mm256_blendv_epi8(x[v], _mm256_or_si256(_mm256_slli_epi32(x[v], 16), w), need);
       pos += __builtin_popcount(m);
     }
+#pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
       if (!one_context) base[v] = _mm256_i32gather_epi32(reinterpret_cast<const int*>(ctx_base), sym[v], 4);
       __m256i packed = _mm256_shuffle_epi8(sym[v], pack);
