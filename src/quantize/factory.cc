@@ -143,8 +143,18 @@ std::unique_ptr<Transform> parse_transform(std::string_view tok, size_t dim) {
 std::unique_ptr<VectorCodec> parse_quantizer(std::string_view tok, size_t dim) {
   if (tok == "f16" || tok == "bf16") return make_half(dim, tok == "bf16");
   if (auto b = number_after(tok, "sq")) return make_sq(dim, static_cast<int>(std::min<size_t>(*b, 64)));
-  if (tok == "rabitq") return make_rabitq(dim, 1);
-  if (auto b = number_after(tok, "rabitq")) return make_rabitq(dim, static_cast<int>(std::min<size_t>(*b, 64)));
+  if (tok.starts_with("rabitq")) {  // rabitq[N][cK]
+    std::string_view rest = tok.substr(6);
+    size_t bits = 1, centres = 1;
+    const char* p = rest.data();
+    const char* end = p + rest.size();
+    if (p != end && *p != 'c') p = std::from_chars(p, end, bits).ptr;
+    if (p != end && *p == 'c') {
+      auto [q, ec] = std::from_chars(p + 1, end, centres);
+      p = ec == std::errc() ? q : nullptr;
+    }
+    if (p == end) return make_rabitq(dim, static_cast<int>(std::min<size_t>(bits, 64)), centres);
+  }
   if (tok.starts_with("pq")) {
     std::string_view rest = tok.substr(2);
     int nbits = 8;
@@ -178,6 +188,7 @@ std::vector<std::pair<std::string, std::string>> codec_tokens() {
       {"sq2", "quantizer: 2-bit scalar quantization"},
       {"rabitq", "quantizer: RaBitQ, 1 bit per dimension + 8 bytes"},
       {"rabitqN", "quantizer: extended RaBitQ, N = 2..8 bits per dimension + 8 bytes"},
+      {"rabitq[N]cK", "quantizer: RaBitQ around the nearest of K k-means centres (+2 bytes)"},
       {"pqMx8", "quantizer: product quantization, M sub-vectors of 8 bits (also pqM)"},
       {"pqMx4fs", "quantizer: product quantization, M sub-vectors of 4 bits, fast scan"},
   };

@@ -7,22 +7,36 @@
 
 #include "common/error.h"
 #include "quantize/kernels.h"
+#include "quantize/kmeans.h"
 #include "transform/transforms.h"
 
 namespace pith {
 
 namespace {
 
-// Row layout: `bits` planes of words·8 bytes (plane b holds bit b of every
-// dimension's code u ∈ [0, 2^bits − 1]), then float |r|² and float
-// alpha = |r| / ⟨ȳ, o⟩, where r = x − c, o = R·r / |r| (R the rotation, padded
-// to D = words·64 dimensions) and ȳ = u − (2^bits − 1)/2 the grid point. The
-// estimator ⟨r, q'⟩ ≈ alpha·⟨ȳ, R·q'⟩ is RaBitQ's unbiased one.
+// Notation: c the vector's centre, r = x − c, R the rotation (padded to
+// D = words·64 dimensions), o = R·r/|r|, u ∈ [0, 2^bits − 1]^D the code and
+// ȳ = u − (2^bits − 1)/2 its grid point. RaBitQ estimates ⟨r, v⟩ by
+// alpha·⟨ȳ, R·v⟩ with alpha = |r| / ⟨ȳ, o⟩, without bias over the rotation.
+// With v = q − c and the exact parts folded into one scalar s0 per vector:
+//   L2: |x − q|² = s0 + |q − c|²  − 2·alpha·⟨ȳ, R·q⟩,  s0 = |r|² + 2·alpha·⟨ȳ, R·c⟩
+//   IP: ⟨x, q⟩   = s0 + ⟨c, q⟩    +   alpha·⟨ȳ, R·q⟩,  s0 = ⟨r, c⟩ − alpha·⟨ȳ, R·c⟩
+// so one quantized R·q serves every centre and the per-centre part is a table.
+// Row layout: `bits` planes of words·8 bytes (plane b = bit b of every u_j),
+// float s0, float alpha, and with several centres the u16 centre number.
+struct Layout {
+  size_t words;
+  int bits;
+  bool has_id;
+  size_t planes() const { return bits * words * 8; }
+  size_t size() const { return planes() + 8 + (has_id ? 2 : 0); }
+};
+
 class RabitqScanner final : public CodeScanner {
  public:
-  RabitqScanner(const float* qr, size_t words, int cbits, int qbits, bool l2, float base)
-      : words_(words), cbits_(cbits), qbits_(qbits), l2_(l2), base_(base), planes_(qbits * words) {
-    const size_t D = words * 64;
+  RabitqScanner(const float* qr, Layout lay, int qbits, bool l2, std::vector<float> table)
+      : lay_(lay), qbits_(qbits), l2_(l2), table_(std::move(table)), planes_(qbits * lay.words) {
+    const size_t D = lay.words * 64;
     float lo = qr[0], hi = qr[0];
     double s = 0;
     for (size_t i = 0; i < D; ++i) {
@@ -34,7 +48,7 @@ class RabitqScanner final : public CodeScanner {
     lo_ = lo;
     step_ = hi > lo ? (hi - lo) / static_cast<float>(top) : 0.f;
     sum_ = static_cast<float>(s);
-    half_ = static_cast<float>((1u << cbits) - 1) / 2;
+    half_ = static_cast<float>((1u << lay.bits) - 1) / 2;
     // Randomised rounding keeps the quantized query an unbiased stand-in for the
     // rotated one; a fixed seed keeps scans reproducible.
     uint64_t st = 0x243F6A8885A308D3ull;
@@ -47,141 +61,179 @@ class RabitqScanner final : public CodeScanner {
       unsigned v = 0;
       if (step_ > 0) v = std::min(top, static_cast<unsigned>(std::floor((qr[i] - lo) / step_ + r)));
       for (int k = 0; k < qbits; ++k)
-        if ((v >> k) & 1u) planes_[k * words + i / 64] |= uint64_t{1} << (i % 64);
+        if ((v >> k) & 1u) planes_[k * lay.words + i / 64] |= uint64_t{1} << (i % 64);
     }
   }
 
   void scan(const uint8_t* codes, size_t n, float* dist) const override {
-    const size_t stride = cbits_ * words_ * 8 + 8;
+    const size_t stride = lay_.size(), sc_at = lay_.planes();
     const auto kernel = quantize_kernels().rabitq_dots;
     constexpr size_t kBlock = 256;
     uint64_t dot[kBlock], sum[kBlock];
     for (size_t i0 = 0; i0 < n; i0 += kBlock) {
       size_t m = std::min(kBlock, n - i0);
       const uint8_t* c = codes + i0 * stride;
-      kernel(c, m, stride, words_, cbits_, planes_.data(), qbits_, dot, sum);
+      kernel(c, m, stride, lay_.words, lay_.bits, planes_.data(), qbits_, dot, sum);
       for (size_t i = 0; i < m; ++i) {
+        const uint8_t* row = c + i * stride;
         float sc[2];
-        std::memcpy(sc, c + i * stride + stride - 8, 8);
+        std::memcpy(sc, row + sc_at, 8);
+        uint16_t id = 0;
+        if (lay_.has_id) std::memcpy(&id, row + sc_at + 8, 2);
+        // ⟨ȳ, q̃⟩ with q̃ = lo + step·qu the dequantized query
         float ip = lo_ * static_cast<float>(sum[i]) + step_ * static_cast<float>(dot[i]) - half_ * sum_;
-        dist[i0 + i] = l2_ ? sc[0] + base_ - 2 * sc[1] * ip : -(base_ + sc[1] * ip);
+        const float t = table_[std::min<size_t>(id, table_.size() - 1)];
+        dist[i0 + i] = l2_ ? sc[0] + t - 2 * sc[1] * ip : -(sc[0] + t + sc[1] * ip);
       }
     }
   }
 
  private:
-  size_t words_;
-  int cbits_, qbits_;
+  Layout lay_;
+  int qbits_;
   bool l2_;
-  float base_;  // L2: |q − c|²; IP: ⟨c, q⟩
+  // per centre: L2 |q − c|², IP ⟨c, q⟩; one more entry puts codes with a
+  // corrupt centre number at infinite distance instead of reading past the end
+  std::vector<float> table_;
   float lo_ = 0, step_ = 0, sum_ = 0, half_ = 0;
   std::vector<uint64_t> planes_;
 };
 
 class RabitqCodec final : public VectorCodec {
  public:
-  RabitqCodec(size_t d, int bits)
-      : d_(d), bits_(bits), words_((d + 63) / 64), qbits_(bits == 1 ? 4 : std::min(8, bits + 4)) {}
-  std::string spec() const override { return bits_ == 1 ? "rabitq" : "rabitq" + std::to_string(bits_); }
+  RabitqCodec(size_t d, int bits, size_t k)
+      : d_(d), k_(k), lay_{(d + 63) / 64, bits, k > 1}, qbits_(bits == 1 ? 4 : std::min(8, bits + 4)) {}
+  std::string spec() const override {
+    return "rabitq" + (lay_.bits > 1 ? std::to_string(lay_.bits) : "") + (k_ > 1 ? "c" + std::to_string(k_) : "");
+  }
   size_t dim() const override { return d_; }
-  size_t code_size() const override { return bits_ * words_ * 8 + 8; }
+  size_t code_size() const override { return lay_.size(); }
   bool needs_training() const override { return true; }
 
-  void train(const float* x, size_t n, Metric, uint64_t seed) override {
-    if (n == 0) fail_msg("{}: training needs at least 1 vector", spec());
-    std::vector<double> mean(d_, 0.0);
-    for (size_t i = 0; i < n; ++i)
-      for (size_t j = 0; j < d_; ++j) mean[j] += x[i * d_ + j];
-    c_.resize(d_);
-    for (size_t j = 0; j < d_; ++j) c_[j] = static_cast<float>(mean[j] / static_cast<double>(n));
+  void train(const float* x, size_t n, Metric metric, uint64_t seed) override {
+    if (n < k_) fail_msg("{}: training needs at least {} vectors, got {}", spec(), k_, n);
+    l2_ = metric == Metric::L2;
+    if (k_ == 1) {
+      std::vector<double> mean(d_, 0.0);
+      for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < d_; ++j) mean[j] += x[i * d_ + j];
+      c_.resize(d_);
+      for (size_t j = 0; j < d_; ++j) c_[j] = static_cast<float>(mean[j] / static_cast<double>(n));
+    } else {
+      c_ = kmeans(x, n, d_, k_, 10, seed, 0);
+    }
     rot_ = random_orthogonal(D(), seed);
+    rotate_centres();
   }
 
   void encode(const float* x, size_t n, uint8_t* codes) const override {
     const size_t D = this->D(), stride = code_size();
     constexpr size_t kBlock = 512;
-    std::vector<float> res(kBlock * D, 0.f), o(kBlock * D);
+    std::vector<float> res(kBlock * D, 0.f), o(kBlock * D), y(D);
+    std::vector<uint32_t> ids(kBlock, 0);
     std::vector<uint8_t> u(D);
     Scratch s;
     for (size_t i0 = 0; i0 < n; i0 += kBlock) {
       size_t m = std::min(kBlock, n - i0);
+      if (k_ > 1) assign_nearest(x + i0 * d_, m, c_.data(), k_, d_, ids.data(), 1);
       for (size_t i = 0; i < m; ++i)
-        for (size_t j = 0; j < d_; ++j) res[i * D + j] = x[(i0 + i) * d_ + j] - c_[j];
+        for (size_t j = 0; j < d_; ++j) res[i * D + j] = x[(i0 + i) * d_ + j] - c_[ids[i] * d_ + j];
       apply_matrix(rot_.data(), D, D, res.data(), m, o.data());
       for (size_t i = 0; i < m; ++i) {
+        const float* ri = res.data() + i * D;
+        const float* ci = c_.data() + ids[i] * d_;
         float* oi = o.data() + i * D;
-        double r2 = 0;
-        for (size_t j = 0; j < d_; ++j) r2 += static_cast<double>(res[i * D + j]) * res[i * D + j];
-        float nr = static_cast<float>(std::sqrt(r2));
+        double r2 = 0, rc = 0;
+        for (size_t j = 0; j < d_; ++j) {
+          r2 += static_cast<double>(ri[j]) * ri[j];
+          rc += static_cast<double>(ri[j]) * ci[j];
+        }
+        const double nr = std::sqrt(r2);
         if (nr > 0)
-          for (size_t j = 0; j < D; ++j) oi[j] /= nr;
+          for (size_t j = 0; j < D; ++j) oi[j] = static_cast<float>(oi[j] / nr);
         else
           std::fill(oi, oi + D, 0.f);
-        float yo = quantize(oi, u.data(), s);
+        const double yo = quantize(oi, u.data(), s);
+        const double alpha = yo > 0 ? nr / yo : 0.0;
+        const float half = static_cast<float>((1u << lay_.bits) - 1) / 2;
+        const float* rci = rc_.data() + ids[i] * D;
+        double yc = 0;
+        for (size_t j = 0; j < D; ++j) yc += (static_cast<float>(u[j]) - half) * static_cast<double>(rci[j]);
         uint8_t* row = codes + (i0 + i) * stride;
-        std::memset(row, 0, stride - 8);
+        std::memset(row, 0, lay_.planes());
         for (size_t j = 0; j < D; ++j)
-          for (int b = 0; b < bits_; ++b)
-            if ((u[j] >> b) & 1u) row[(b * words_ + j / 64) * 8 + (j % 64) / 8] |= static_cast<uint8_t>(1u << (j % 8));
-        float sc[2] = {static_cast<float>(r2), yo > 0 ? nr / yo : 0.f};
-        std::memcpy(row + stride - 8, sc, 8);
+          for (int b = 0; b < lay_.bits; ++b)
+            if ((u[j] >> b) & 1u) row[(b * lay_.words + j / 64) * 8 + (j % 64) / 8] |= static_cast<uint8_t>(1u << (j % 8));
+        float sc[2] = {static_cast<float>(l2_ ? r2 + 2 * alpha * yc : rc - alpha * yc), static_cast<float>(alpha)};
+        std::memcpy(row + lay_.planes(), sc, 8);
+        if (lay_.has_id) {
+          auto id = static_cast<uint16_t>(ids[i]);
+          std::memcpy(row + lay_.planes() + 8, &id, 2);
+        }
       }
     }
   }
 
-  // x̂ = c + R⁻¹·(|r|·cos·ȳ/|ȳ|): the projection of r on the code's direction,
-  // the least-squares reconstruction given the code and its two scalars.
+  // x̂ = c + alpha·R⁻¹·ȳ: the vector whose inner products are the estimator's,
+  // so decoding is unbiased like the estimator (its norm is |r|/cos, the error
+  // |r|·tan of the angle between o and ȳ).
   void decode(const uint8_t* codes, size_t n, float* x) const override {
     const size_t D = this->D(), stride = code_size();
-    const float half = static_cast<float>((1u << bits_) - 1) / 2;
+    const float half = static_cast<float>((1u << lay_.bits) - 1) / 2;
     std::vector<float> y(D), back(D);
     for (size_t i = 0; i < n; ++i) {
       const uint8_t* row = codes + i * stride;
       float sc[2];
-      std::memcpy(sc, row + stride - 8, 8);
-      double y2 = 0;
+      std::memcpy(sc, row + lay_.planes(), 8);
+      uint16_t id = 0;
+      if (lay_.has_id) std::memcpy(&id, row + lay_.planes() + 8, 2);
+      if (id >= k_) fail_msg("{}: code refers to centre {} of {}", spec(), id, k_);
       for (size_t j = 0; j < D; ++j) {
         unsigned v = 0;
-        for (int b = 0; b < bits_; ++b) v |= ((row[(b * words_ + j / 64) * 8 + (j % 64) / 8] >> (j % 8)) & 1u) << b;
-        y[j] = static_cast<float>(v) - half;
-        y2 += static_cast<double>(y[j]) * y[j];
+        for (int b = 0; b < lay_.bits; ++b)
+          v |= ((row[(b * lay_.words + j / 64) * 8 + (j % 64) / 8] >> (j % 8)) & 1u) << b;
+        y[j] = (static_cast<float>(v) - half) * sc[1];
       }
-      // |r|·⟨ȳ,o⟩/|ȳ|² = |r|² / (alpha·|ȳ|²)
-      float scale = sc[1] > 0 ? static_cast<float>(sc[0] / (sc[1] * y2)) : 0.f;
-      for (float& v : y) v *= scale;
       apply_matrix_transposed(rot_.data(), D, D, y.data(), 1, back.data());
-      for (size_t j = 0; j < d_; ++j) x[i * d_ + j] = c_[j] + back[j];
+      for (size_t j = 0; j < d_; ++j) x[i * d_ + j] = c_[id * d_ + j] + back[j];
     }
   }
 
   std::unique_ptr<CodeScanner> scanner(const float* q, Metric metric) const override {
     const size_t D = this->D();
     const bool l2 = metric == Metric::L2;
-    std::vector<float> v(D, 0.f), qr(D);
-    double base = 0;
-    for (size_t j = 0; j < d_; ++j) {
-      if (l2) {
-        v[j] = q[j] - c_[j];
-        base += static_cast<double>(v[j]) * v[j];
-      } else {
-        v[j] = q[j];
-        base += static_cast<double>(q[j]) * c_[j];
-      }
-    }
+    if (l2 != l2_)
+      fail_msg("{}: trained for {} distances, cannot scan with {}", spec(), l2_ ? "l2" : "inner-product",
+               metric_name(metric));
+    std::vector<float> v(D, 0.f), qr(D), table(k_ + 1, l2 ? INFINITY : -INFINITY);
+    std::copy(q, q + d_, v.begin());
     apply_matrix(rot_.data(), D, D, v.data(), 1, qr.data());
-    return std::make_unique<RabitqScanner>(qr.data(), words_, bits_, qbits_, l2, static_cast<float>(base));
+    for (size_t c = 0; c < k_; ++c) {
+      double t = 0;
+      for (size_t j = 0; j < d_; ++j) {
+        double cj = c_[c * d_ + j];
+        t += l2 ? (q[j] - cj) * (q[j] - cj) : q[j] * cj;
+      }
+      table[c] = static_cast<float>(t);
+    }
+    return std::make_unique<RabitqScanner>(qr.data(), lay_, qbits_, l2, std::move(table));
   }
 
   void save(ByteWriter& w) const override {
+    w.u8(l2_ ? 1 : 0);
     w.array<float>(c_);
     w.array<float>(rot_);
   }
   void load(ByteReader& r) override {
-    c_ = r.array<float>("rabitq centre");
+    uint8_t l2 = r.u8("rabitq metric");
+    if (l2 > 1) fail(r.what(), "corrupt {} parameters: metric flag {}", spec(), l2);
+    l2_ = l2 == 1;
+    c_ = r.array<float>("rabitq centres");
     rot_ = r.array<float>("rabitq rotation");
-    if (c_.size() != d_ || rot_.size() != D() * D())
-      fail(r.what(), "corrupt {} parameters: centre of {} and rotation of {} values for dimension {}", spec(),
+    if (c_.size() != k_ * d_ || rot_.size() != D() * D())
+      fail(r.what(), "corrupt {} parameters: {} centre values and a rotation of {} values for dimension {}", spec(),
            c_.size(), rot_.size(), d_);
+    rotate_centres();
   }
 
  private:
@@ -190,7 +242,14 @@ class RabitqCodec final : public VectorCodec {
     std::vector<uint8_t> m;
   };
 
-  size_t D() const { return words_ * 64; }
+  size_t D() const { return lay_.words * 64; }
+
+  void rotate_centres() {
+    std::vector<float> padded(k_ * D(), 0.f);
+    for (size_t c = 0; c < k_; ++c) std::copy(c_.begin() + c * d_, c_.begin() + (c + 1) * d_, padded.begin() + c * D());
+    rc_.resize(k_ * D());
+    apply_matrix(rot_.data(), D(), D(), padded.data(), k_, rc_.data());
+  }
 
   // Picks the grid point ȳ (per dimension ±(m + 1/2), m < 2^(bits−1)) of largest
   // cosine with the unit vector o; writes u = ȳ + (2^bits − 1)/2 and returns ⟨ȳ, o⟩.
@@ -198,82 +257,83 @@ class RabitqCodec final : public VectorCodec {
   // cosine only changes where some |o_j|·t crosses an integer, so for few bits
   // every crossing is visited in order (extended RaBitQ), for more bits a grid of
   // scales around "largest coordinate saturates" is tried.
-  float quantize(const float* o, uint8_t* u, Scratch& s) const {
+  double quantize(const float* o, uint8_t* u, Scratch& s) const {
     const size_t D = this->D();
-    const unsigned top = (1u << (bits_ - 1)) - 1;  // largest m
+    const unsigned top = (1u << (lay_.bits - 1)) - 1;  // largest m
     s.m.assign(D, 0);
-    if (top > 0) {
-      if (top <= 7) {
-        s.events.clear();
-        for (size_t j = 0; j < D; ++j) {
-          float a = std::fabs(o[j]);
-          if (a > 0)
-            for (unsigned m = 1; m <= top; ++m) s.events.emplace_back(static_cast<float>(m) / a, static_cast<uint32_t>(j));
-        }
-        std::sort(s.events.begin(), s.events.end());
-        double ip = 0, n2 = 0.25 * static_cast<double>(D);
-        for (size_t j = 0; j < D; ++j) ip += 0.5 * std::fabs(o[j]);
-        double best = ip / std::sqrt(n2);
-        size_t best_k = 0;
-        for (size_t k = 0; k < s.events.size(); ++k) {
-          uint32_t j = s.events[k].second;
-          ip += std::fabs(o[j]);
-          n2 += 2.0 * s.m[j] + 2.0;
-          ++s.m[j];
-          double cs = ip / std::sqrt(n2);
-          if (cs > best) {
-            best = cs;
-            best_k = k + 1;
-          }
-        }
-        std::fill(s.m.begin(), s.m.end(), 0);
-        for (size_t k = 0; k < best_k; ++k) ++s.m[s.events[k].second];
-      } else {
-        float amax = 0;
-        for (size_t j = 0; j < D; ++j) amax = std::max(amax, std::fabs(o[j]));
-        if (amax > 0) {
-          double best = -1, best_t = 0;
-          for (int g = 0; g < 64; ++g) {
-            double t = (top + 1) / amax * (0.4 + g * (1.2 / 63));
-            double ip = 0, n2 = 0;
-            for (size_t j = 0; j < D; ++j) {
-              double a = std::fabs(o[j]);
-              double y = std::min<double>(std::floor(a * t), top) + 0.5;
-              ip += y * a;
-              n2 += y * y;
-            }
-            if (ip / std::sqrt(n2) > best) {
-              best = ip / std::sqrt(n2);
-              best_t = t;
-            }
-          }
-          for (size_t j = 0; j < D; ++j)
-            s.m[j] = static_cast<uint8_t>(std::min<double>(std::floor(std::fabs(o[j]) * best_t), top));
+    if (top > 0 && top <= 7) {
+      s.events.clear();
+      for (size_t j = 0; j < D; ++j) {
+        float a = std::fabs(o[j]);
+        if (a > 0)
+          for (unsigned m = 1; m <= top; ++m) s.events.emplace_back(static_cast<float>(m) / a, static_cast<uint32_t>(j));
+      }
+      std::sort(s.events.begin(), s.events.end());
+      double ip = 0, n2 = 0.25 * static_cast<double>(D);
+      for (size_t j = 0; j < D; ++j) ip += 0.5 * std::fabs(o[j]);
+      double best = ip / std::sqrt(n2);
+      size_t best_k = 0;
+      for (size_t k = 0; k < s.events.size(); ++k) {
+        uint32_t j = s.events[k].second;
+        ip += std::fabs(o[j]);
+        n2 += 2.0 * s.m[j] + 2.0;
+        ++s.m[j];
+        double cs = ip / std::sqrt(n2);
+        if (cs > best) {
+          best = cs;
+          best_k = k + 1;
         }
       }
+      std::fill(s.m.begin(), s.m.end(), 0);
+      for (size_t k = 0; k < best_k; ++k) ++s.m[s.events[k].second];
+    } else if (top > 7) {
+      float amax = 0;
+      for (size_t j = 0; j < D; ++j) amax = std::max(amax, std::fabs(o[j]));
+      if (amax > 0) {
+        double best = -1, best_t = 0;
+        for (int g = 0; g < 64; ++g) {
+          double t = (top + 1) / amax * (0.4 + g * (1.2 / 63));
+          double ip = 0, n2 = 0;
+          for (size_t j = 0; j < D; ++j) {
+            double a = std::fabs(o[j]);
+            double y = std::min<double>(std::floor(a * t), top) + 0.5;
+            ip += y * a;
+            n2 += y * y;
+          }
+          if (ip / std::sqrt(n2) > best) {
+            best = ip / std::sqrt(n2);
+            best_t = t;
+          }
+        }
+        for (size_t j = 0; j < D; ++j)
+          s.m[j] = static_cast<uint8_t>(std::min<double>(std::floor(std::fabs(o[j]) * best_t), top));
+      }
     }
-    const unsigned mid = 1u << (bits_ - 1);
+    const unsigned mid = 1u << (lay_.bits - 1);
     double ip = 0;
     for (size_t j = 0; j < D; ++j) {
       ip += (s.m[j] + 0.5) * std::fabs(o[j]);
       u[j] = static_cast<uint8_t>(o[j] > 0 ? mid + s.m[j] : mid - 1 - s.m[j]);
     }
-    return static_cast<float>(ip);
+    return ip;
   }
 
-  size_t d_;
-  int bits_;
-  size_t words_;
+  size_t d_, k_;
+  Layout lay_;
   int qbits_;
-  std::vector<float> c_;    // d: the data mean
+  bool l2_ = true;
+  std::vector<float> c_;    // k × d centres
   std::vector<float> rot_;  // D × D random orthogonal
+  std::vector<float> rc_;   // k × D rotated centres
 };
 
 }  // namespace
 
-std::unique_ptr<VectorCodec> make_rabitq(size_t dim, int bits) {
+std::unique_ptr<VectorCodec> make_rabitq(size_t dim, int bits, size_t centroids) {
   if (bits < 1 || bits > 8) fail_msg("rabitq{}: RaBitQ takes 1 to 8 bits per dimension", bits);
-  return std::make_unique<RabitqCodec>(dim, bits);
+  if (centroids < 1 || centroids > 65536)
+    fail_msg("rabitq c{}: the number of centres must be between 1 and 65536", centroids);
+  return std::make_unique<RabitqCodec>(dim, bits, centroids);
 }
 
 }  // namespace pith
