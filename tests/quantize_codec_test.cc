@@ -59,6 +59,19 @@ TEST(Factory, SpecsAndSizes) {
   }
 }
 
+// PQ and OPQ come from quantize/pq.h and transform/opq.h; the factory only parses.
+TEST(Factory, ProductQuantizationTokens) {
+  auto pq = make_codec("pq30", 300);
+  EXPECT_EQ(pq->spec(), "pq30x8");
+  EXPECT_EQ(pq->code_size(), 30u);
+  auto fs = make_codec("opq30,pq30x4fs", 300);
+  EXPECT_EQ(fs->spec(), "opq30,pq30x4fs");
+  EXPECT_EQ(fs->code_size(), 15u);
+  EXPECT_EQ(fs->block_size(), 32u);  // the chain exposes its quantizer's layout
+  EXPECT_NE(error_of("pq48x8", 300).find("48 does not divide dimension 300"), std::string::npos);
+  EXPECT_NE(error_of("pq32x4", 300).find("unknown token 'pq32x4'"), std::string::npos);
+}
+
 TEST(Factory, ErrorsNameTheProblem) {
   std::string e = error_of("rot,foo", 300);
   EXPECT_NE(e.find("unknown token 'foo'"), std::string::npos) << e;
