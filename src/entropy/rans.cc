@@ -8,12 +8,16 @@
 
 #include "common/cpu.h"
 #include "common/error.h"
+#include "entropy/adaptive.h"
 
 namespace pith::rans {
 
 namespace {
 
-enum Mode : uint8_t { kRaw = 0, kConst = 1, kRans = 2 };
+enum Mode : uint8_t { kRaw = 0, kConst = 1, kRans = 2, kAdaptive = 3 };
+
+// Streams up to this many symbols also try the adaptive coder (no table to pay).
+constexpr size_t kAdaptiveMaxSymbols = 4096;
 
 // More lanes decode faster (a SIMD kernel keeps several vectors of states in
 // flight) but each costs a 4-byte final state; small streams use fewer.
@@ -375,12 +379,19 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w) {
   int na = 0;
   for (int s = 0; s < 256; ++s)
     if (order0[s]) all[na++] = static_cast<uint8_t>(s);
-  if (cost_bits(order0, all, na, scale_bits) >= 8.0 * n * 0.995) return raw();
-  ContextPlan plan = plan_contexts(syms, keys, L, scale_bits, order0);
-  ByteWriter coded;
-  encode_rans(syms, keys, plan, L, scale_bits, coded);
-  if (coded.size() >= n + 1) return raw();
-  w.bytes(coded.buf());
+  ByteWriter best;
+  if (n <= kAdaptiveMaxSymbols) {
+    best.u8(kAdaptive);
+    adaptive::encode(syms, best);
+  }
+  if (cost_bits(order0, all, na, scale_bits) < 8.0 * n * 0.995) {
+    ContextPlan plan = plan_contexts(syms, keys, L, scale_bits, order0);
+    ByteWriter coded;
+    encode_rans(syms, keys, plan, L, scale_bits, coded);
+    if (best.size() == 0 || coded.size() < best.size()) best = std::move(coded);
+  }
+  if (best.size() == 0 || best.size() >= n + 1) return raw();
+  w.bytes(best.buf());
 }
 
 LaneCursor lane_start(const LaneJob& job) {
@@ -445,6 +456,10 @@ bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p) {
     p.raw = nullptr;
     return false;
   }
+  if (mode == kAdaptive) {
+    p.adaptive = true;
+    return false;
+  }
   if (mode != kRans) fail(r.what(), "corrupt: unknown stream mode {}", mode);
   uint8_t shape = r.u8("rANS shape");
   const int lanes_log2 = shape >> 4, scale_bits = (shape & 15) + kMinScaleBits;
@@ -490,7 +505,12 @@ const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<u
   ParsedStream p;
   if (!parse_stream(r, n, keys, p)) {
     if (p.raw) return p.raw;
-    buf.assign(n, p.constant);
+    if (p.adaptive) {
+      buf.resize(n);
+      adaptive::decode(r, buf);
+    } else {
+      buf.assign(n, p.constant);
+    }
     return buf.data();
   }
   buf.resize(n);

@@ -53,7 +53,8 @@ struct LaneJob {
 // One stream as read by decode_stream, before decoding (tests run every kernel on it).
 struct ParsedStream {
   const uint8_t* raw = nullptr;  // raw stream: its symbols
-  uint8_t constant = 0;          // constant stream (raw == nullptr)
+  uint8_t constant = 0;          // constant stream (raw == nullptr, !adaptive)
+  bool adaptive = false;         // adaptive stream: the reader is at its length
   std::vector<uint32_t> tables;
   uint8_t sym_to_ctx[256];
   LaneJob job;  // rANS stream: all but `out`

@@ -1,0 +1,131 @@
+#include "entropy/adaptive.h"
+
+#include <vector>
+
+#include "common/error.h"
+
+namespace pith::adaptive {
+
+namespace {
+
+// LZMA's range coder: 11-bit probabilities; a shift of 4 adapts fast, which is
+// what streams of a few hundred symbols need.
+constexpr int kProbBits = 11, kMoveBits = 4;
+constexpr uint32_t kTop = 1u << 24;
+
+struct Encoder {
+  std::vector<uint8_t> out;
+  uint64_t low = 0;
+  uint32_t range = 0xFFFFFFFFu;
+  uint8_t cache = 0;
+  uint64_t cache_size = 1;
+
+  void shift_low() {
+    if (static_cast<uint32_t>(low) < 0xFF000000u || (low >> 32) != 0) {
+      const uint8_t carry = static_cast<uint8_t>(low >> 32);
+      uint8_t b = cache;
+      do {
+        out.push_back(static_cast<uint8_t>(b + carry));
+        b = 0xFF;
+      } while (--cache_size != 0);
+      cache = static_cast<uint8_t>(low >> 24);
+    }
+    ++cache_size;
+    low = (low & 0x00FFFFFFu) << 8;
+  }
+  void bit(uint16_t& p, int b) {
+    const uint32_t bound = (range >> kProbBits) * p;
+    if (!b) {
+      range = bound;
+      p = static_cast<uint16_t>(p + (((1u << kProbBits) - p) >> kMoveBits));
+    } else {
+      low += bound;
+      range -= bound;
+      p = static_cast<uint16_t>(p - (p >> kMoveBits));
+    }
+    while (range < kTop) {
+      range <<= 8;
+      shift_low();
+    }
+  }
+  void flush() {
+    for (int i = 0; i < 5; ++i) shift_low();
+  }
+};
+
+struct Decoder {
+  std::span<const uint8_t> in;
+  size_t pos = 0;
+  uint32_t range = 0xFFFFFFFFu, code = 0;
+
+  // Past the end reads yield 0; decode() then sees pos > size and rejects the stream.
+  uint8_t next() { return pos < in.size() ? in[pos++] : (++pos, 0); }
+  int bit(uint16_t& p) {
+    const uint32_t bound = (range >> kProbBits) * p;
+    int b;
+    if (code < bound) {
+      range = bound;
+      p = static_cast<uint16_t>(p + (((1u << kProbBits) - p) >> kMoveBits));
+      b = 0;
+    } else {
+      code -= bound;
+      range -= bound;
+      p = static_cast<uint16_t>(p - (p >> kMoveBits));
+      b = 1;
+    }
+    while (range < kTop) {
+      range <<= 8;
+      code = code << 8 | next();
+    }
+    return b;
+  }
+};
+
+void put_varint(ByteWriter& w, uint64_t v) {
+  for (; v >= 0x80; v >>= 7) w.u8(static_cast<uint8_t>(v | 0x80));
+  w.u8(static_cast<uint8_t>(v));
+}
+
+}  // namespace
+
+void encode(std::span<const uint8_t> syms, ByteWriter& w) {
+  uint16_t tree[256];
+  for (auto& p : tree) p = 1u << (kProbBits - 1);
+  Encoder e;
+  e.out.reserve(syms.size() + 16);
+  for (uint8_t s : syms) {
+    unsigned node = 1;
+    for (int k = 7; k >= 0; --k) {
+      int b = (s >> k) & 1;
+      e.bit(tree[node], b);
+      node = node << 1 | b;
+    }
+  }
+  e.flush();
+  put_varint(w, e.out.size());
+  w.bytes(e.out);
+}
+
+void decode(ByteReader& r, std::span<uint8_t> out) {
+  uint64_t len = 0;
+  for (int shift = 0;; shift += 7) {
+    uint8_t b = r.u8("adaptive stream length");
+    len |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+    if (shift >= 56) fail(r.what(), "corrupt: adaptive stream length is not a valid varint");
+  }
+  if (len > r.remaining()) fail(r.what(), "corrupt: adaptive stream claims {} bytes, {} left", len, r.remaining());
+  Decoder d{r.take(len, "adaptive stream")};
+  for (int i = 0; i < 5; ++i) d.code = d.code << 8 | d.next();
+  uint16_t tree[256];
+  for (auto& p : tree) p = 1u << (kProbBits - 1);
+  for (uint8_t& s : out) {
+    unsigned node = 1;
+    for (int k = 0; k < 8; ++k) node = node << 1 | d.bit(tree[node]);
+    s = static_cast<uint8_t>(node);
+  }
+  if (d.pos != len || d.code != 0)
+    fail(r.what(), "corrupt: adaptive stream does not end after {} symbols", out.size());
+}
+
+}  // namespace pith::adaptive
