@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "entropy/varint.h"
 
 namespace pith::adaptive {
 
@@ -81,11 +82,6 @@ struct Decoder {
   }
 };
 
-void put_varint(ByteWriter& w, uint64_t v) {
-  for (; v >= 0x80; v >>= 7) w.u8(static_cast<uint8_t>(v | 0x80));
-  w.u8(static_cast<uint8_t>(v));
-}
-
 }  // namespace
 
 void encode(std::span<const uint8_t> syms, ByteWriter& w) {
@@ -107,13 +103,7 @@ void encode(std::span<const uint8_t> syms, ByteWriter& w) {
 }
 
 void decode(ByteReader& r, std::span<uint8_t> out) {
-  uint64_t len = 0;
-  for (int shift = 0;; shift += 7) {
-    uint8_t b = r.u8("adaptive stream length");
-    len |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
-    if (shift >= 56) fail(r.what(), "corrupt: adaptive stream length is not a valid varint");
-  }
+  const uint64_t len = get_varint(r, "adaptive stream length");
   if (len > r.remaining()) fail(r.what(), "corrupt: adaptive stream claims {} bytes, {} left", len, r.remaining());
   Decoder d{r.take(len, "adaptive stream")};
   for (int i = 0; i < 5; ++i) d.code = d.code << 8 | d.next();

@@ -9,6 +9,7 @@
 #include "common/cpu.h"
 #include "common/error.h"
 #include "entropy/adaptive.h"
+#include "entropy/varint.h"
 
 namespace pith::rans {
 
@@ -22,26 +23,6 @@ constexpr size_t kAdaptiveMaxSymbols = 4096;
 // More lanes decode faster (a SIMD kernel keeps several vectors of states in
 // flight) but each costs a 4-byte final state; small streams use fewer.
 int lanes_log2_for(size_t n) { return n < 16384 ? 0 : n < 131072 ? 3 : 5; }
-
-void put_varint(ByteWriter& w, uint64_t v) {
-  while (v >= 0x80) {
-    w.u8(static_cast<uint8_t>(v | 0x80));
-    v >>= 7;
-  }
-  w.u8(static_cast<uint8_t>(v));
-}
-
-uint64_t get_varint(ByteReader& r, const char* field) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    uint8_t b = r.u8(field);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return v;
-  }
-  fail(r.what(), "corrupt: {} is not a valid varint", field);
-}
-
-int varint_len(uint64_t v) { return v < 0x80 ? 1 : v < 0x4000 ? 2 : 3; }
 
 // A normalised frequency table: the present symbols in increasing order with
 // frequencies summing to 1 << scale_bits.
@@ -135,7 +116,9 @@ Table read_table(ByteReader& r, int scale_bits) {
   const uint64_t target = 1u << scale_bits;
   uint64_t sum = 0;
   for (int i = 0; i + 1 < t.m; ++i) {
-    uint64_t f = get_varint(r, "rANS frequency") + 1;
+    uint64_t v = get_varint(r, "rANS frequency");
+    if (v >= target) fail(r.what(), "corrupt: rANS frequency {} exceeds {}", v + 1, target);
+    uint64_t f = v + 1;
     sum += f;
     if (sum >= target) fail(r.what(), "corrupt: rANS frequencies exceed {}", target);
     t.freq[i] = static_cast<uint32_t>(f);
