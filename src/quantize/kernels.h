@@ -24,7 +24,7 @@ struct QuantizeKernels {
   // planes of `words` 64-bit words (plane b = bit b of each dimension's code);
   // q holds qbits planes of the quantized query likewise. Writes
   // dot[i] = Σ_b Σ_c 2^(b+c)·popcount(code_b & q_c) (= Σ_j u_j·qu_j) and
-  // sum[i] = Σ_b 2^b·popcount(code_b) (= Σ_j u_j).
+  // sum[i] = Σ_b 2^b·popcount(code_b) (= Σ_j u_j). qbits ≤ 8.
   void (*rabitq_dots)(const uint8_t* codes, size_t n, size_t stride, size_t words, int cbits,
                       const uint64_t* q, int qbits, uint64_t* dot, uint64_t* sum);
 };
