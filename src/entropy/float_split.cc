@@ -51,69 +51,88 @@ void store(uint8_t* p, T v) {
   std::memcpy(p, &v, sizeof(T));
 }
 
-void split(std::span<const uint8_t> raw, DType t, size_t n, uint8_t* const* s) {
-  const uint8_t* p = raw.data();
-  switch (t) {
-    case DType::BF16:
-      for (size_t i = 0; i < n; ++i) {
-        uint16_t v = load<uint16_t>(p + 2 * i);
-        s[0][i] = static_cast<uint8_t>(v >> 7);
-        s[1][i] = static_cast<uint8_t>((v >> 8 & 0x80) | (v & 0x7f));
-      }
-      return;
-    case DType::F32:
-      for (size_t i = 0; i < n; ++i) {
-        uint32_t v = load<uint32_t>(p + 4 * i);
-        s[0][i] = static_cast<uint8_t>(v >> 23);
-        s[1][i] = static_cast<uint8_t>((v >> 24 & 0x80) | (v >> 16 & 0x7f));
-        s[2][i] = static_cast<uint8_t>(v >> 8);
-        s[3][i] = static_cast<uint8_t>(v);
-      }
-      return;
-    default: {  // byte planes, most significant byte first
-      const size_t w = dtype_size(t);
-      for (size_t i = 0; i < n; ++i)
-        for (size_t k = 0; k < w; ++k) s[k][i] = p[i * w + w - 1 - k];
-      return;
-    }
+// The hot splits and merges take __restrict parameters so the compiler can
+// vectorise them without runtime alias checks; -O2's "very cheap" vectoriser
+// model refuses loops that need an epilogue, hence the dynamic model here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+void split_bf16(const uint8_t* __restrict p, size_t n, uint8_t* __restrict e, uint8_t* __restrict m) {
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t v = load<uint16_t>(p + 2 * i);
+    e[i] = static_cast<uint8_t>(v >> 7);
+    m[i] = static_cast<uint8_t>((v >> 8 & 0x80) | (v & 0x7f));
   }
 }
 
-// __restrict and plain arrays let the compiler vectorise the hot merges.
+void split_f16(const uint8_t* __restrict p, size_t n, uint8_t* __restrict h, uint8_t* __restrict l) {
+  for (size_t i = 0; i < n; ++i) {
+    l[i] = p[2 * i];
+    h[i] = p[2 * i + 1];
+  }
+}
+
+void split_f32(const uint8_t* __restrict p, size_t n, uint8_t* __restrict e, uint8_t* __restrict m,
+               uint8_t* __restrict b1, uint8_t* __restrict b0) {
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t v = load<uint32_t>(p + 4 * i);
+    e[i] = static_cast<uint8_t>(v >> 23);
+    m[i] = static_cast<uint8_t>((v >> 24 & 0x80) | (v >> 16 & 0x7f));
+    b1[i] = static_cast<uint8_t>(v >> 8);
+    b0[i] = static_cast<uint8_t>(v);
+  }
+}
+
+void merge_bf16(const uint8_t* __restrict e, const uint8_t* __restrict m, size_t n, uint8_t* __restrict o) {
+  for (size_t i = 0; i < n; ++i)
+    store<uint16_t>(o + 2 * i, static_cast<uint16_t>((m[i] & 0x80) << 8 | e[i] << 7 | (m[i] & 0x7f)));
+}
+
+void merge_f16(const uint8_t* __restrict h, const uint8_t* __restrict l, size_t n, uint8_t* __restrict o) {
+  for (size_t i = 0; i < n; ++i) {
+    o[2 * i] = l[i];
+    o[2 * i + 1] = h[i];
+  }
+}
+
+void merge_f32(const uint8_t* __restrict e, const uint8_t* __restrict m, const uint8_t* __restrict b1,
+               const uint8_t* __restrict b0, size_t n, uint8_t* __restrict o) {
+  for (size_t i = 0; i < n; ++i)
+    store<uint32_t>(o + 4 * i, (m[i] & 0x80u) << 24 | uint32_t{e[i]} << 23 | (m[i] & 0x7fu) << 16 |
+                                   uint32_t{b1[i]} << 8 | b0[i]);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+// Other float types: byte planes, most significant byte first.
+void split_planes(const uint8_t* p, size_t n, size_t w, uint8_t* const* s) {
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < w; ++k) s[k][i] = p[i * w + w - 1 - k];
+}
+
+void merge_planes(const uint8_t* const* s, size_t n, size_t w, uint8_t* out) {
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < w; ++k) out[i * w + w - 1 - k] = s[k][i];
+}
+
+void split(std::span<const uint8_t> raw, DType t, size_t n, uint8_t* const* s) {
+  switch (t) {
+    case DType::BF16: return split_bf16(raw.data(), n, s[0], s[1]);
+    case DType::F16: return split_f16(raw.data(), n, s[0], s[1]);
+    case DType::F32: return split_f32(raw.data(), n, s[0], s[1], s[2], s[3]);
+    default: return split_planes(raw.data(), n, dtype_size(t), s);
+  }
+}
+
 void merge(const uint8_t* const* s, DType t, size_t n, uint8_t* out) {
   switch (t) {
-    case DType::BF16: {
-      const uint8_t* __restrict e = s[0];
-      const uint8_t* __restrict m = s[1];
-      uint8_t* __restrict o = out;
-      for (size_t i = 0; i < n; ++i)
-        store<uint16_t>(o + 2 * i, static_cast<uint16_t>((m[i] & 0x80) << 8 | e[i] << 7 | (m[i] & 0x7f)));
-      return;
-    }
-    case DType::F16: {
-      const uint8_t* __restrict h = s[0];
-      const uint8_t* __restrict l = s[1];
-      uint8_t* __restrict o = out;
-      for (size_t i = 0; i < n; ++i) store<uint16_t>(o + 2 * i, static_cast<uint16_t>(h[i] << 8 | l[i]));
-      return;
-    }
-    case DType::F32: {
-      const uint8_t* __restrict e = s[0];
-      const uint8_t* __restrict m = s[1];
-      const uint8_t* __restrict b1 = s[2];
-      const uint8_t* __restrict b0 = s[3];
-      uint8_t* __restrict o = out;
-      for (size_t i = 0; i < n; ++i)
-        store<uint32_t>(o + 4 * i, (m[i] & 0x80u) << 24 | uint32_t{e[i]} << 23 | (m[i] & 0x7fu) << 16 |
-                                       uint32_t{b1[i]} << 8 | b0[i]);
-      return;
-    }
-    default: {
-      const size_t w = dtype_size(t);
-      for (size_t i = 0; i < n; ++i)
-        for (size_t k = 0; k < w; ++k) out[i * w + w - 1 - k] = s[k][i];
-      return;
-    }
+    case DType::BF16: return merge_bf16(s[0], s[1], n, out);
+    case DType::F16: return merge_f16(s[0], s[1], n, out);
+    case DType::F32: return merge_f32(s[0], s[1], s[2], s[3], n, out);
+    default: return merge_planes(s, n, dtype_size(t), out);
   }
 }
 
