@@ -37,8 +37,9 @@ class PQScanner8 final : public CodeScanner {
 
 class PQScanner4fs final : public CodeScanner {
  public:
-  // Quantizes the float tables to uint8 with one scale for all sub-quantizers (so
-  // the integer sums stay comparable) and each table's minimum moved into `bias_`.
+  // Quantizes the float tables to 7 bits (what the kernels need) with one scale
+  // for all sub-quantizers, so the integer sums stay comparable, and each table's
+  // minimum moved into `bias_`.
   PQScanner4fs(const std::vector<float>& lut, size_t m) : npairs_((m + 1) / 2), k_(pq_kernels()) {
     lut8_.assign(fs_lut_bytes(npairs_), 0);
     float range = 0;
@@ -51,12 +52,12 @@ class PQScanner4fs final : public CodeScanner {
       bias_ += *lo;
       range = std::max(range, *hi - *lo);
     }
-    float a = range > 0 ? 255.0f / range : 1.0f;
+    float a = range > 0 ? 127.0f / range : 1.0f;
     scale_ = 1.0f / a;
     for (size_t j = 0; j < m; ++j) {
       for (size_t c = 0; c < 16; ++c) {
         float v = std::nearbyint((lut[j * 16 + c] - mins[j]) * a);
-        auto q = static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f));
+        auto q = static_cast<uint8_t>(std::clamp(v, 0.0f, 127.0f));
         size_t off = fs_lut_offset(j, c);
         lut8_[off] = q;
         lut8_[off + 16] = q;  // the copy for the second 128-bit lane

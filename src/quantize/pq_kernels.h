@@ -32,8 +32,9 @@ inline size_t fs_lut_offset(size_t subq, size_t centroid) {
 struct PqKernels {
   // 8-bit PQ: dist[i] = Σ_j lut[j·256 + codes[i·m + j]], added in order of j.
   void (*scan8)(const float* lut, size_t m, const uint8_t* codes, size_t n, float* dist);
-  // Fast scan of nblocks blocks: dist[i] = fma(float(Σ_j lut_j[code_ij]), scale, bias)
-  // (the integer sum is exact: callers keep M·255 below 2^16).
+  // Fast scan of nblocks blocks: dist[i] = fma(float(Σ_j lut_j[code_ij]), scale, bias).
+  // Table values must be below 128 (the kernels add two lookups in one byte) and
+  // the sums below 2^16 (M ≤ 256 does).
   void (*scan4fs)(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* lut, float scale,
                   float bias, float* dist);
 };

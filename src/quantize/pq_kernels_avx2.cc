@@ -14,15 +14,17 @@ inline void store_dist(__m256i sums, __m256 scale, __m256 bias, float* out) {
   _mm256_storeu_ps(out + 8, _mm256_fmadd_ps(hi, scale, bias));
 }
 
-// Adds the table values of one group of 32 code bytes. The 16-bit lanes of `all`
-// collect even byte + 256·odd byte (mod 2^16) and `odd` the odd bytes alone, so
-// the even sums come out as all − 256·odd.
+// Adds the table values of one group of 32 code bytes. Table values are below
+// 128, so the two lookups of a byte add without overflow in 8 bits. The 16-bit
+// lanes of `all` collect even byte + 256·odd byte (mod 2^16) and `odd` the odd
+// bytes alone, so the even sums come out as all − 256·odd.
 inline void accumulate(__m256i codes, __m256i tlo, __m256i thi, __m256i& all, __m256i& odd) {
   const __m256i mask = _mm256_set1_epi8(0x0f);
   __m256i r0 = _mm256_shuffle_epi8(tlo, _mm256_and_si256(codes, mask));
   __m256i r1 = _mm256_shuffle_epi8(thi, _mm256_and_si256(_mm256_srli_epi16(codes, 4), mask));
-  all = _mm256_add_epi16(all, _mm256_add_epi16(r0, r1));
-  odd = _mm256_add_epi16(odd, _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
+  __m256i s = _mm256_add_epi8(r0, r1);
+  all = _mm256_add_epi16(all, s);
+  odd = _mm256_add_epi16(odd, _mm256_srli_epi16(s, 8));
 }
 
 void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* lut, float scale, float bias,

@@ -16,8 +16,9 @@ inline void store_dist(__m256i sums, __m512 scale, __m512 bias, float* out) {
 }
 
 // One 64-byte load covers two pairs of sub-quantizers (lanes 0–1 and 2–3), whose
-// tables the LUT layout keeps side by side. The 16-bit lanes of `all` collect
-// even byte + 256·odd byte (mod 2^16) and `odd` the odd bytes alone.
+// tables the LUT layout keeps side by side. Table values are below 128, so the
+// two lookups of a byte add in 8 bits; the 16-bit lanes of `all` collect even
+// byte + 256·odd byte (mod 2^16) and `odd` the odd bytes alone.
 void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* lut, float scale, float bias,
              float* dist) {
   const __m512i mask = _mm512_set1_epi8(0x0f);
@@ -32,8 +33,9 @@ void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t*
       __m512i r0 = _mm512_shuffle_epi8(_mm512_loadu_si512(lut + g * 128), _mm512_and_si512(c, mask));
       __m512i r1 = _mm512_shuffle_epi8(_mm512_loadu_si512(lut + g * 128 + 64),
                                        _mm512_and_si512(_mm512_srli_epi16(c, 4), mask));
-      all = _mm512_add_epi16(all, _mm512_add_epi16(r0, r1));
-      odd = _mm512_add_epi16(odd, _mm512_add_epi16(_mm512_srli_epi16(r0, 8), _mm512_srli_epi16(r1, 8)));
+      __m512i s = _mm512_add_epi8(r0, r1);
+      all = _mm512_add_epi16(all, s);
+      odd = _mm512_add_epi16(odd, _mm512_srli_epi16(s, 8));
     }
     __m256i all2 = _mm256_add_epi16(_mm512_castsi512_si256(all), _mm512_extracti64x4_epi64(all, 1));
     __m256i odd2 = _mm256_add_epi16(_mm512_castsi512_si256(odd), _mm512_extracti64x4_epi64(odd, 1));
@@ -44,8 +46,9 @@ void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t*
                                        _mm256_and_si256(c, mask256));
       __m256i r1 = _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64)),
                                        _mm256_and_si256(_mm256_srli_epi16(c, 4), mask256));
-      all2 = _mm256_add_epi16(all2, _mm256_add_epi16(r0, r1));
-      odd2 = _mm256_add_epi16(odd2, _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
+      __m256i s = _mm256_add_epi8(r0, r1);
+      all2 = _mm256_add_epi16(all2, s);
+      odd2 = _mm256_add_epi16(odd2, _mm256_srli_epi16(s, 8));
     }
     float* out = dist + b * kFsBlock;
     store_dist(_mm256_sub_epi16(all2, _mm256_slli_epi16(odd2, 8)), vs, vb, out);
