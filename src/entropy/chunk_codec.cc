@@ -39,27 +39,31 @@ void zstd_decompress(std::span<const uint8_t> stored, std::span<uint8_t> out, co
 }  // namespace
 
 EncodedChunk encode_chunk(std::span<const uint8_t> raw, const ChunkHint& hint) {
-  EncodedChunk best;
-  best.codec = Codec::Stored;
-  best.payload.assign(raw.begin(), raw.end());
+  EncodedChunk best;  // STORED until something smaller turns up; its copy is made last
+  size_t best_size = raw.size();
   if (raw.empty()) return best;
   const bool floats = hint.is_tensor && float_split_applies(hint.dtype) && raw.size() % dtype_size(hint.dtype) == 0;
   if (floats) {
     EncodedChunk f;
     f.codec = Codec::FloatSplit;
     float_split_encode(raw, hint.dtype, f.params, f.payload);
-    if (f.payload.size() + f.params.size() < best.payload.size()) best = std::move(f);
+    if (f.payload.size() + f.params.size() < best_size) {
+      best = std::move(f);
+      best_size = best.payload.size() + best.params.size();
+    }
   }
   // zstd rarely beats FLOAT_SPLIT on floats and would halve its speed; it is
   // still tried on small float chunks, where repeats (masks, constants) can win.
   if (!floats || raw.size() <= kSmallFloatChunk) {
     std::vector<uint8_t> z = zstd_compress(raw, hint.zstd_level);
-    if (z.size() < best.payload.size() + best.params.size()) {
+    if (z.size() < best_size) {
       best.codec = Codec::Zstd;
       best.params.clear();
       best.payload = std::move(z);
+      best_size = best.payload.size();
     }
   }
+  if (best.codec == Codec::Stored) best.payload.assign(raw.begin(), raw.end());
   return best;
 }
 

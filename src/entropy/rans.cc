@@ -362,19 +362,25 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w) {
   int na = 0;
   for (int s = 0; s < 256; ++s)
     if (order0[s]) all[na++] = static_cast<uint8_t>(s);
-  ByteWriter best;
+  // Small streams also try the adaptive coder (a copy of a small stream is cheap);
+  // the rANS candidate is written in place and cut off again if it loses.
+  std::vector<uint8_t> adaptive_coded;
   if (n <= kAdaptiveMaxSymbols) {
-    best.u8(kAdaptive);
-    adaptive::encode(syms, best);
+    ByteWriter a;
+    a.u8(kAdaptive);
+    adaptive::encode(syms, a);
+    adaptive_coded = std::move(a.buf());
   }
   if (cost_bits(order0, all, na, scale_bits) < 8.0 * n * 0.995) {
+    const size_t at = w.size();
     ContextPlan plan = plan_contexts(syms, keys, L, scale_bits, order0);
-    ByteWriter coded;
-    encode_rans(syms, keys, plan, L, scale_bits, coded);
-    if (best.size() == 0 || coded.size() < best.size()) best = std::move(coded);
+    encode_rans(syms, keys, plan, L, scale_bits, w);
+    const size_t size = w.size() - at;
+    if (size < n + 1 && (adaptive_coded.empty() || size <= adaptive_coded.size())) return;
+    w.buf().resize(at);
   }
-  if (best.size() == 0 || best.size() >= n + 1) return raw();
-  w.bytes(best.buf());
+  if (!adaptive_coded.empty() && adaptive_coded.size() < n + 1) return w.bytes(adaptive_coded);
+  raw();
 }
 
 LaneCursor lane_start(const LaneJob& job) {
