@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "eval/eval.h"
 #include "eval/report.h"
 #include "read/npy.h"
@@ -225,6 +226,34 @@ TEST(EvalRun, BadInputsAreNamed) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("256"), std::string::npos) << e.what();
   }
+}
+
+TEST(EvalRun, PlotNeedsPythonAndWritesAnImage) {
+  EvalData data = subspace_data(600, 20);
+  EvalRun run;
+  run.budgets = {4, 8};
+  run.codecs = {"pca4,sq8", "sq4"};
+  EvalReport rep = run_eval(data, run, quick_settings());
+  auto png = (std::filesystem::temp_directory_path() / "pith_eval_plot.png").string();
+  std::filesystem::remove(png);
+  ::setenv("PITH_PYTHON", "/nonexistent/python3", 1);
+  try {
+    write_plot(rep, png, true);
+    FAIL() << "a missing python3 went unnoticed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("python3"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(png));
+  ::unsetenv("PITH_PYTHON");
+  try {
+    write_plot(rep, png, true);
+  } catch (const Error& e) {
+    GTEST_SKIP() << "no python3 with matplotlib here: " << e.what();
+  }
+  auto bytes = read_file(png);
+  ASSERT_GT(bytes.size(), 8u);
+  EXPECT_EQ(std::string(bytes.begin() + 1, bytes.begin() + 4), "PNG");
+  EXPECT_THROW(write_plot(rep, png, false), Error);  // exists, no force
 }
 
 }  // namespace

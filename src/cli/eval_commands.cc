@@ -31,7 +31,7 @@ struct EvalArgs : CommonArgs {
   std::vector<size_t> budgets = {8, 16, 32, 64, 128};
   size_t rerank = 0;
   bool csv = false;
-  std::string plot;
+  std::string plot, save;
 };
 
 struct TuneArgs : CommonArgs {
@@ -84,6 +84,7 @@ EvalSettings settings_of(const CommonArgs& a) {
   s.threads = a.threads;
   s.refine = a.refine;
   s.progress = !globals().quiet;
+  s.verbose = globals().verbose > 0 && !globals().quiet;
   return s;
 }
 
@@ -93,7 +94,10 @@ void run_eval_command(const EvalArgs& a) {
   if (a.budgets.empty()) fail_msg("eval: --budgets is empty");
   for (size_t b : a.budgets)
     if (b == 0) fail_msg("eval: a budget of 0 bytes per vector holds no codec");
-  if (!a.plot.empty() && !a.force && file_exists(a.plot)) fail(a.plot, "exists (use -f to overwrite)");
+  for (const auto& f : {a.plot, a.save})
+    if (!f.empty() && !a.force && file_exists(f)) fail(f, "exists (use -f to overwrite)");
+  if (!a.save.empty() && !a.save.ends_with(".json") && !a.save.ends_with(".csv"))
+    fail(a.save, "--save writes .json or .csv; the name says neither");
   EvalData data = load_eval_data(input_of(a, metric_from_name(a.metric)));
   EvalRun run;
   run.budgets = a.budgets;
@@ -106,6 +110,12 @@ void run_eval_command(const EvalArgs& a) {
     std::printf("%s", report_csv(rep).c_str());
   else
     std::printf("%s", report_table(rep).c_str());
+  if (!a.save.empty()) {
+    std::string text = a.save.ends_with(".csv") ? report_csv(rep) : report_json(rep).dump(2) + "\n";
+    OutputFile out(a.save, a.force);
+    out.write(text.data(), text.size());
+    out.commit();
+  }
   if (!a.plot.empty()) {
     write_plot(rep, a.plot, a.force);
     info("plot written to " + a.plot);
@@ -210,6 +220,7 @@ void register_eval_commands(CLI::App& app) {
   ec->add_option("--budgets", ea->budgets, "bytes per vector, comma-separated")->delimiter(',');
   ec->add_option("--rerank", ea->rerank, "re-score this many candidates with the --refine copy");
   ec->add_flag("--csv", ea->csv, "print CSV instead of a table");
+  ec->add_option("--save", ea->save, "also write the report to FILE.json or FILE.csv");
   ec->add_option("--plot", ea->plot, "draw recall and distortion frontiers (.png, .svg, .pdf; needs matplotlib)");
   ec->callback([ea] { run_eval_command(*ea); });
 

@@ -321,7 +321,9 @@ std::vector<CodecResult> evaluate_codec(const EvalData& d, const std::string& co
     }
   base.ip_error = qe > 0 && m > 0 ? std::sqrt(ipe / static_cast<double>(qe * m)) : 0;
 
+  auto tg = Clock::now();
   base.gaussian_mse = gaussian_mse(codec_of_index_spec(base.codec), d.dim, s);
+  double gaussian_s = seconds_since(tg);
   base.shannon_mse = shannon_mse(base.bits_per_dim);
   base.gap_db = gap_db(base.gaussian_mse, base.shannon_mse);
   if (!d.eigenvalues.empty()) {
@@ -354,6 +356,9 @@ std::vector<CodecResult> evaluate_codec(const EvalData& d, const std::string& co
         r.mrr10 = rq.mrr;
       }
     }
+    if (s.verbose)
+      std::fprintf(stderr, "eval: %s: build %.2f s, search %.2f s (rerank %zu), Gaussian reference %.2f s\n",
+                   r.codec.c_str(), r.build_s, t, rr, gaussian_s);
     out.push_back(std::move(r));
   }
   return out;

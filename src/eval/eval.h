@@ -58,6 +58,7 @@ struct EvalSettings {
   size_t gaussian_train = 4096;  // standard Gaussian rows to train on, for the Shannon reference
   size_t gaussian_test = 1024;   // ... and held-out rows to measure on
   bool progress = true;
+  bool verbose = false;          // one line per codec on stderr with where the time went
 };
 
 struct CodecResult {

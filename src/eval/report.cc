@@ -161,6 +161,7 @@ try:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 except ImportError:
     sys.stderr.write("matplotlib is not installed (Debian: apt-get install python3-matplotlib)\n")
     sys.exit(3)
@@ -195,8 +196,11 @@ for b, rc, c in pts:
         fy.append(rc)
         a1.annotate(c, (b, rc), textcoords="offset points", xytext=(4, -10), fontsize=7)
 if fx:
-    a1.step(fx, fy, where="post", color="black", lw=1.2, label="frontier", zorder=1)
+    fx.append(pts[-1][0])
+    fy.append(fy[-1])
+    a1.step(fx, fy, where="post", color="black", lw=1.2, label="frontier (best at or under the size)", zorder=1)
 a1.set_xscale("log", base=2)
+a1.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
 a1.set_xlabel("bytes per vector (log scale)")
 a1.set_ylabel("recall@10")
 a1.set_title("recall@10 vs size: " + data["title"])
@@ -208,6 +212,8 @@ a2.plot(c["bits"], c["shannon"], color="black", lw=1.2, label="Shannon bound 2^(
 a2.plot(c["bits"], c["waterfill"], color="tab:red", lw=1.2, ls="--", label="water-filling on the data's covariance")
 a2.scatter([], [], marker="o", facecolors="none", edgecolors="gray", label="codec on Gaussian data")
 a2.set_yscale("log")
+low = min([r["mse"] for r in res if r["mse"] > 0] + [r["gaussian_mse"] for r in res if r["gaussian_mse"] > 0] + [1.0])
+a2.set_ylim(bottom=low / 10)
 a2.set_xlabel("bits per dimension")
 a2.set_ylabel("MSE per dimension (log scale)")
 a2.set_title("distortion vs rate")
