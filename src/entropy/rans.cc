@@ -249,85 +249,85 @@ void build_sym_to_ctx(KeyMap keys, std::span<const uint8_t> thresholds, uint8_t*
   }
 }
 
-// x -> C(s, x) = (x / freq) * M + x % freq + start = x + bias + q * cmpl with
-// q = x / freq from a 64-bit reciprocal: rcp = ceil(2^64 / freq) is exact for
-// x < 2^32 (error below 2^-32, fractions of x / freq at most 1 - 2^-12). freq 1
-// uses rcp = 2^64 - 1, giving q = x - 1, and folds the missing 1 * (M - 1) into bias.
-struct EncSym {
-  uint32_t xm1;  // largest state that can take this symbol without renormalising
-  uint32_t bias, cmpl;
-  uint64_t rcp;
-};
-
 void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& plan, const Lanes& L,
-                 int scale_bits, ByteWriter& w) {
+                 int scale_bits, ByteWriter& w, bool allow_simd) {
   const size_t n = syms.size();
   const int K = static_cast<int>(plan.thresholds.size()) + 1;
   uint8_t s2c[256];
   build_sym_to_ctx(keys, plan.thresholds, s2c);
 
-  const std::vector<uint32_t>& counts = plan.counts;
-  std::vector<EncSym> enc(K * 256);
+  std::vector<uint32_t> packed(K * 256, 0);
   w.u8(kRans);
   w.u8(static_cast<uint8_t>(std::countr_zero(static_cast<unsigned>(L.lanes)) << 4 | (scale_bits - kMinScaleBits)));
   w.u8(static_cast<uint8_t>(K));
   for (uint8_t t : plan.thresholds) w.u8(t);
   for (int c = 0; c < K; ++c) {
-    Table t = normalise(&counts[c * 256], scale_bits);
+    Table t = normalise(&plan.counts[c * 256], scale_bits);
     write_table(w, t);
     uint32_t start = 0;
     for (int i = 0; i < t.m; ++i) {
-      EncSym& e = enc[c * 256 + t.sym[i]];
-      const uint32_t f = t.freq[i], M = 1u << scale_bits;
-      e.cmpl = M - f;
-      e.rcp = f == 1 ? ~uint64_t{0} : static_cast<uint64_t>((static_cast<unsigned __int128>(1) << 64) / f + 1);
-      e.bias = f == 1 ? start + M - 1 : start;
-      e.xm1 = static_cast<uint32_t>((static_cast<uint64_t>(t.freq[i]) << (32 - scale_bits)) - 1);
+      packed[c * 256 + t.sym[i]] = t.freq[i] | start << 13;
       start += t.freq[i];
     }
   }
 
-  // Table index (ctx << 8 | symbol) of every symbol, lane by lane. Lane j sits at
-  // j * stride with stride = seg + 64: with stride = seg, a power of two, the 32
-  // lanes' reads below would all fall into the same L1 cache set.
-  const size_t stride = L.seg + 64;
+  // Table index (ctx << 8 | symbol) of every symbol, group-major: symbol g of lane
+  // j at g * lanes + j, so one group's indices are adjacent (one vector load);
+  // the tail of the last lane follows the groups.
   thread_local std::vector<uint16_t> index, words;  // reused: no page faults per chunk
-  index.resize(stride * L.lanes);
+  index.resize(n);
   for (int j = 0; j < L.lanes; ++j) {
     const size_t b = L.begin(j), e = L.end(j, n);
-    uint16_t* out = index.data() + j * stride - b;
-    if (b < e) out[b] = syms[b];  // lane start: context 0
-    for (size_t i = b + 1; i < e; ++i) out[i] = static_cast<uint16_t>(s2c[syms[i - 1]] << 8 | syms[i]);
+    if (b == e) continue;
+    auto value = [&](size_t i) {  // a lane starts in context 0
+      return static_cast<uint16_t>(i == b ? syms[b] : s2c[syms[i - 1]] << 8 | syms[i]);
+    };
+    const size_t step = static_cast<size_t>(L.lanes), body = std::min(e, b + L.seg);
+    for (size_t i = b; i < body; ++i) index[(i - b) * step + j] = value(i);
+    for (size_t i = body; i < e; ++i) index[L.seg * step + (i - body)] = value(i);  // the last lane's tail
   }
   // The decoder reads in lane order, group by group, then the tail of the last lane;
   // the encoder runs that order backwards, filling the words from the back.
-  words.resize(n + 1);  // at most one word per symbol
-  uint16_t* wend = words.data() + n + 1;
-  uint16_t* wp = wend;
-  uint32_t x[kMaxLanes];
-  for (int j = 0; j < L.lanes; ++j) x[j] = kStateLow;
-  auto put = [&](int lane, size_t t) {  // t: position within the lane
-    const EncSym& e = enc[index[lane * stride + t]];
-    uint32_t v = x[lane];
-    bool flush = v > e.xm1;  // branch-free: the flush is a coin toss per symbol
-    wp[-1] = static_cast<uint16_t>(v);
-    wp -= flush;
-    v = flush ? v >> 16 : v;
-    uint32_t q = static_cast<uint32_t>((static_cast<unsigned __int128>(v) * e.rcp) >> 64);
-    x[lane] = v + e.bias + q * e.cmpl;
-  };
-  const size_t body = L.seg * L.lanes;
-  for (size_t i = n; i-- > body;) put(L.lanes - 1, i - L.begin(L.lanes - 1));
-  for (size_t g = L.seg; g-- > 0;)
-    for (int j = L.lanes; j-- > 0;) put(j, g);
-  for (int j = 0; j < L.lanes; ++j) w.u32(x[j]);
-  put_varint(w, static_cast<uint64_t>(wend - wp));
-  w.bytes(wp, static_cast<size_t>(wend - wp) * sizeof(uint16_t));
+  words.resize(n + 1 + 8);  // at most one word per symbol; 8 below for SIMD stores
+  uint16_t* wend = words.data() + words.size();
+  EncJob job{index.data(), L.seg, L.lanes, scale_bits, packed.data(), {}, wend};
+  for (int j = 0; j < L.lanes; ++j) job.x[j] = kStateLow;
+  const int last = L.lanes - 1;
+  for (size_t t = L.end(last, n) - L.begin(last); t-- > L.seg;) encode_step(job, last, t);
+#if defined(__x86_64__)
+  if (allow_simd && L.lanes >= 8 && simd_level() >= SimdLevel::AVX2)
+    encode_groups_avx2(job);
+  else
+#endif
+    encode_groups_scalar(job);
+  for (int j = 0; j < L.lanes; ++j) w.u32(job.x[j]);
+  put_varint(w, static_cast<uint64_t>(wend - job.wp));
+  w.bytes(job.wp, static_cast<size_t>(wend - job.wp) * sizeof(uint16_t));
 }
 
 }  // namespace
 
-void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w) {
+void encode_step(EncJob& job, int lane, size_t t) {
+  const size_t at = t < job.seg ? t * job.lanes + lane : job.seg * job.lanes + (t - job.seg);
+  const uint32_t p = job.packed[job.index[at]];
+  const uint32_t f = p & 0x1fff, start = p >> 13, M = 1u << job.scale_bits;
+  uint32_t x = job.x[lane];
+  // Largest state that takes the symbol without renormalising; wraps to 2^32 - 1 for f = M.
+  const uint32_t xm1 = (f << (32 - job.scale_bits)) - 1;
+  const bool flush = x > xm1;  // branch-free: the flush is a coin toss per symbol
+  job.wp[-1] = static_cast<uint16_t>(x);
+  job.wp -= flush;
+  x = flush ? x >> 16 : x;
+  const uint32_t q = x / f;
+  job.x[lane] = x + start + q * (M - f);  // = q * M + x % f + start
+}
+
+void encode_groups_scalar(EncJob& job) {
+  for (size_t g = job.seg; g-- > 0;)
+    for (int j = job.lanes; j-- > 0;) encode_step(job, j, g);
+}
+
+void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bool allow_simd) {
   const size_t n = syms.size();
   uint32_t h[4][256] = {};
   size_t i = 0;
@@ -374,7 +374,7 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w) {
   if (cost_bits(order0, all, na, scale_bits) < 8.0 * n * 0.995) {
     const size_t at = w.size();
     ContextPlan plan = plan_contexts(syms, keys, L, scale_bits, order0);
-    encode_rans(syms, keys, plan, L, scale_bits, w);
+    encode_rans(syms, keys, plan, L, scale_bits, w, allow_simd);
     const size_t size = w.size() - at;
     if (size < n + 1 && (adaptive_coded.empty() || size <= adaptive_coded.size())) return;
     w.buf().resize(at);

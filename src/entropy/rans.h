@@ -21,8 +21,24 @@ constexpr uint32_t kStateLow = 1u << 16;  // states live in [2^16, 2^32); renorm
 // nullptr: the stream is coded without contexts.
 using KeyMap = const uint8_t*;
 
-// Appends the smallest encoding of `syms` the coder finds to `w`.
-void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w);
+// Appends the smallest encoding of `syms` the coder finds to `w`. The output does
+// not depend on allow_simd (tests compare the kernels with it).
+void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bool allow_simd = true);
+
+// Encoder kernels: one stream's lane groups, last group first, lanes in reverse.
+struct EncJob {
+  // Table indices (ctx << 8 | symbol): position t < seg of lane j at t * lanes + j,
+  // then the last lane's tail (t >= seg) at seg * lanes + t - seg.
+  const uint16_t* index;
+  size_t seg;
+  int lanes, scale_bits;
+  const uint32_t* packed;  // per table index: freq | start << 13
+  uint32_t x[kMaxLanes];
+  uint16_t* wp;  // words are written downwards from here; 8 writable words below the last
+};
+void encode_step(EncJob& job, int lane, size_t t);  // one symbol, position t of the lane
+void encode_groups_scalar(EncJob& job);
+void encode_groups_avx2(EncJob& job);  // 8 or 32 lanes, AVX2 CPUs
 
 // Reads one stream of `n` symbols from `r`. Returns where the symbols are: inside the
 // reader's buffer for a raw stream, otherwise in `buf` (resized to n). Throws

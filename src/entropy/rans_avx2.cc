@@ -27,6 +27,21 @@ struct RefillPerm {
 };
 constexpr RefillPerm kPerm;
 
+// The encoder's inverse: for flush mask m, the flushing lanes in increasing order
+// go to the top popcount(m) of 8 positions (the block is stored below the words
+// already written, so its lowest words are the ones overwritten next).
+struct FlushPerm {
+  alignas(32) std::array<std::array<int32_t, 8>, 256> idx;
+  constexpr FlushPerm() : idx() {
+    for (int m = 0; m < 256; ++m) {
+      int k = 8 - __builtin_popcount(m);
+      for (int j = 0; j < 8; ++j)
+        if ((m >> j) & 1) idx[m][k++] = j;
+    }
+  }
+};
+constexpr FlushPerm kFlushPerm;
+
 // How the next context is found from a decoded symbol.
 enum class CtxMode {
   One,        // a single context
@@ -126,7 +141,53 @@ bool decode_mode(const LaneJob& job) {
   return decode_vectors<V, CtxMode::Gather>(job);
 }
 
+// V vectors of 8 lanes. q = x / f is exact in double precision: x < 2^32, and
+// x / f is either an integer or at least 1/f >= 2^-12 away from one, far more than
+// the rounding error of a quotient below 2^32.
+template <int V>
+void encode_vectors(EncJob& job) {
+  const int sb = job.scale_bits;
+  const __m128i shift = _mm_cvtsi32_si128(32 - sb);
+  const __m256i fmask = _mm256_set1_epi32(0x1fff), one = _mm256_set1_epi32(1), low16 = _mm256_set1_epi32(0xffff);
+  const __m256i M = _mm256_set1_epi32(1 << sb), sign = _mm256_set1_epi32(INT32_MIN);
+  const __m256d two31 = _mm256_set1_pd(2147483648.0);
+  __m256i x[V];
+  for (int v = 0; v < V; ++v) x[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(job.x + 8 * v));
+  const auto* packed = reinterpret_cast<const int*>(job.packed);
+  uint16_t* wp = job.wp;
+  for (size_t g = job.seg; g-- > 0;) {
+    const uint16_t* group = job.index + g * 8 * V;
+#pragma GCC unroll 4
+    for (int v = V - 1; v >= 0; --v) {
+      __m256i idx = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 8 * v)));
+      __m256i p = _mm256_i32gather_epi32(packed, idx, 4);
+      __m256i f = _mm256_and_si256(p, fmask), start = _mm256_srli_epi32(p, 13);
+      __m256i xm1 = _mm256_sub_epi32(_mm256_sll_epi32(f, shift), one);
+      __m256i keep = _mm256_cmpeq_epi32(_mm256_min_epu32(x[v], xm1), x[v]);  // x <= xm1
+      int m = ~_mm256_movemask_ps(_mm256_castsi256_ps(keep)) & 0xff;
+      __m256i w = _mm256_permutevar8x32_epi32(_mm256_and_si256(x[v], low16),
+                                              _mm256_load_si256(reinterpret_cast<const __m256i*>(kFlushPerm.idx[m].data())));
+      w = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), 0x08);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(wp - 8), _mm256_castsi256_si128(w));
+      wp -= __builtin_popcount(m);
+      __m256i xs = _mm256_blendv_epi8(_mm256_srli_epi32(x[v], 16), x[v], keep);
+      // Unsigned 32-bit to double: flip the sign bit, convert signed, add 2^31 back.
+      __m256i xf = _mm256_xor_si256(xs, sign);
+      __m256d xlo = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(xf)), two31);
+      __m256d xhi = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(xf, 1)), two31);
+      __m256d qlo = _mm256_div_pd(xlo, _mm256_cvtepi32_pd(_mm256_castsi256_si128(f)));
+      __m256d qhi = _mm256_div_pd(xhi, _mm256_cvtepi32_pd(_mm256_extracti128_si256(f, 1)));
+      __m256i q = _mm256_set_m128i(_mm256_cvttpd_epi32(qhi), _mm256_cvttpd_epi32(qlo));  // truncation = floor here
+      x[v] = _mm256_add_epi32(_mm256_add_epi32(xs, start), _mm256_mullo_epi32(q, _mm256_sub_epi32(M, f)));
+    }
+  }
+  for (int v = 0; v < V; ++v) _mm256_storeu_si256(reinterpret_cast<__m256i*>(job.x + 8 * v), x[v]);
+  job.wp = wp;
+}
+
 }  // namespace
+
+void encode_groups_avx2(EncJob& job) { job.lanes == 32 ? encode_vectors<4>(job) : encode_vectors<1>(job); }
 
 bool decode_lanes_avx2(const LaneJob& job) { return job.lanes == 32 ? decode_mode<4>(job) : decode_mode<1>(job); }
 
