@@ -22,7 +22,7 @@ constexpr size_t kAdaptiveMaxSymbols = 4096;
 
 // More lanes decode faster (a SIMD kernel keeps several vectors of states in
 // flight) but each costs a 4-byte final state; small streams use fewer.
-int lanes_log2_for(size_t n) { return n < 16384 ? 0 : n < 131072 ? 3 : 5; }
+int lanes_log2_for(size_t n) { return n < 16384 ? 0 : n < 65536 ? 3 : 5; }
 
 // A normalised frequency table: the present symbols in increasing order with
 // frequencies summing to 1 << scale_bits.
@@ -178,7 +178,9 @@ ContextPlan plan_contexts(std::span<const uint8_t> syms, KeyMap keys, const Lane
   plan.counts.assign(order0, order0 + 256);
   if (!keys) return plan;
 
-  std::vector<uint32_t> hist(257 * 256, 0);  // row 256: first symbols of lanes (context 0)
+  // Row k: symbols following key k; row 256: first symbols of lanes (context 0).
+  // Reused between calls; the rows used are cleared again before returning.
+  thread_local std::vector<uint32_t> hist(257 * 256, 0);
   const size_t n = syms.size();
   for (int j = 0; j < L.lanes; ++j) {
     size_t b = L.begin(j), e = L.end(j, n);
@@ -186,20 +188,20 @@ ContextPlan plan_contexts(std::span<const uint8_t> syms, KeyMap keys, const Lane
     hist[256 * 256 + syms[b]]++;
     for (size_t i = b + 1; i < e; ++i) hist[keys[syms[i - 1]] * 256 + syms[i]]++;
   }
+  bool is_key[256] = {};
+  for (int i = 0; i < np; ++i) is_key[keys[present_syms[i]]] = true;
   std::vector<uint8_t> pk;  // keys that occur as predecessors, ascending
   for (int k = 0; k < 256; ++k)
-    for (int i = 0; i < np; ++i)
-      if (hist[k * 256 + present_syms[i]]) {
-        pk.push_back(static_cast<uint8_t>(k));
-        break;
-      }
+    if (is_key[k]) pk.push_back(static_cast<uint8_t>(k));
   const size_t m = pk.size();
-  if (m < 2) return plan;
   // prefix[i] = counts over keys pk[0..i) plus the lane starts.
   std::vector<uint32_t> prefix((m + 1) * 256, 0);
   std::memcpy(prefix.data(), &hist[256 * 256], 256 * sizeof(uint32_t));
   for (size_t i = 0; i < m; ++i)
     for (int s = 0; s < 256; ++s) prefix[(i + 1) * 256 + s] = prefix[i * 256 + s] + hist[pk[i] * 256 + s];
+  for (uint8_t k : pk) std::fill_n(&hist[k * 256], 256, 0);
+  std::fill_n(&hist[256 * 256], 256, 0);
+  if (m < 2) return plan;
   auto interval_cost = [&](size_t a, size_t b) {
     uint32_t c[256];
     for (int i = 0; i < np; ++i) {
@@ -208,23 +210,36 @@ ContextPlan plan_contexts(std::span<const uint8_t> syms, KeyMap keys, const Lane
     }
     return cost_bits(c, present_syms, np, scale_bits);
   };
-  // The first interval also holds the lane starts, so it starts at prefix row 0.
-  std::vector<size_t> cuts = {0, m};  // interval i covers pk[cuts[i]..cuts[i+1])
+  // Interval i covers pk[cuts[i]..cuts[i+1]); the first one also holds the lane
+  // starts, so it starts at prefix row 0. Each interval remembers its best split,
+  // so a round only searches the two intervals the last split made.
+  struct Split {
+    double gain = 0, l = 0, r = 0;
+    size_t cut = 0;  // 0: no split pays
+  };
+  auto best_split = [&](size_t a, size_t b, double cost) {
+    Split best;
+    best.gain = 8;  // a threshold byte must pay for itself
+    for (size_t c = a + 1; c < b; ++c) {
+      double l = interval_cost(a, c), r = interval_cost(c, b);
+      if (cost - l - r > best.gain) best = {cost - l - r, l, r, c};
+    }
+    return best;
+  };
+  std::vector<size_t> cuts = {0, m};
   std::vector<double> costs = {interval_cost(0, m)};
+  std::vector<Split> splits = {best_split(0, m, costs[0])};
   while (costs.size() < static_cast<size_t>(kMaxContexts)) {
-    double best_gain = 8;  // a threshold byte must pay for itself
-    size_t best_i = 0, best_cut = 0;
-    double best_l = 0, best_r = 0;
-    for (size_t i = 0; i < costs.size(); ++i)
-      for (size_t c = cuts[i] + 1; c < cuts[i + 1]; ++c) {
-        double l = interval_cost(cuts[i], c), r = interval_cost(c, cuts[i + 1]);
-        double gain = costs[i] - l - r;
-        if (gain > best_gain) best_gain = gain, best_i = i, best_cut = c, best_l = l, best_r = r;
-      }
-    if (best_cut == 0) break;
-    cuts.insert(cuts.begin() + best_i + 1, best_cut);
-    costs[best_i] = best_l;
-    costs.insert(costs.begin() + best_i + 1, best_r);
+    size_t i = 0;
+    for (size_t k = 1; k < splits.size(); ++k)
+      if (splits[k].cut && (!splits[i].cut || splits[k].gain > splits[i].gain)) i = k;
+    if (!splits[i].cut) break;
+    const Split sp = splits[i];
+    cuts.insert(cuts.begin() + i + 1, sp.cut);
+    costs[i] = sp.l;
+    costs.insert(costs.begin() + i + 1, sp.r);
+    splits[i] = best_split(cuts[i], cuts[i + 1], sp.l);
+    splits.insert(splits.begin() + i + 1, best_split(cuts[i + 1], cuts[i + 2], sp.r));
   }
   double total = 0;
   for (double c : costs) total += c;
