@@ -38,7 +38,7 @@ class OPQ final : public Transform {
 
   void train(const float* x, size_t n, uint64_t seed) override {
     if (n < kCentroids) fail_msg("{}: training needs at least {} vectors, got {}", spec(), kCentroids, n);
-    size_t ns = std::min(n, kMaxTrain), dsub = d_ / m_;
+    size_t ns = std::min(n, kMaxTrain);
     std::vector<size_t> rows(n);
     std::iota(rows.begin(), rows.end(), size_t{0});
     std::mt19937_64 rng(seed);
@@ -48,37 +48,32 @@ class OPQ final : public Transform {
     std::vector<float> xs(ns * d_);
     for (size_t i = 0; i < ns; ++i) std::memcpy(&xs[i * d_], x + rows[i] * d_, d_ * sizeof(float));
 
-    // A random rotation first spreads the variance over the sub-spaces.
-    std::vector<float> r = random_orthogonal(d_, seed);
-    std::vector<float> xr(ns * d_), rec(ns * d_);
-    std::vector<std::vector<float>> books(m_);
+    // Start from the identity or a random rotation, whichever PQ fits better: a
+    // random start spreads the variance of uneven dimensions (word vectors) over
+    // the sub-spaces, while data whose coordinates PQ already splits well (SIFT)
+    // loses that structure in a random basis and does not recover it in a few rounds.
+    State best;
+    for (bool random : {false, true}) {
+      State st;
+      st.r = random ? random_orthogonal(d_, seed) : identity();
+      st.mse = fit(xs, ns, st, seed);
+      if (best.r.empty() || st.mse < best.mse) best = std::move(st);
+    }
     for (int it = 0; it < kOuterIters; ++it) {
-      apply_matrix(r.data(), d_, d_, xs.data(), ns, xr.data());
-      parallel_for(m_, 0, [&](size_t j) {
-        std::vector<float> sub(ns * dsub);
-        for (size_t i = 0; i < ns; ++i) std::memcpy(&sub[i * dsub], &xr[i * d_ + j * dsub], dsub * sizeof(float));
-        if (books[j].empty())
-          books[j] = kmeans(sub.data(), ns, dsub, kCentroids, kFirstPqIters, seed + 1 + j, 1);
-        else
-          kmeans_refine(sub.data(), ns, dsub, kCentroids, books[j].data(), kPqIters, 1);
-        std::vector<uint32_t> idx(ns);
-        assign_nearest(sub.data(), ns, books[j].data(), kCentroids, dsub, idx.data(), 1);
-        for (size_t i = 0; i < ns; ++i)
-          std::memcpy(&rec[i * d_ + j * dsub], &books[j][idx[i] * dsub], dsub * sizeof(float));
-      });
       // Orthogonal Procrustes: the rotation R minimising Σ ||R·x − rec||² is
       // U·Vᵀ for the SVD U·S·Vᵀ of Σ rec·xᵀ.
       using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
       Eigen::Map<const RowMat> xm(xs.data(), static_cast<Eigen::Index>(ns), static_cast<Eigen::Index>(d_));
-      Eigen::Map<const RowMat> ym(rec.data(), static_cast<Eigen::Index>(ns), static_cast<Eigen::Index>(d_));
+      Eigen::Map<const RowMat> ym(best.rec.data(), static_cast<Eigen::Index>(ns), static_cast<Eigen::Index>(d_));
       Eigen::MatrixXd cross = (ym.transpose() * xm).cast<double>();
       Eigen::BDCSVD<Eigen::MatrixXd> svd(cross, Eigen::ComputeFullU | Eigen::ComputeFullV);
       Eigen::MatrixXd rot = svd.matrixU() * svd.matrixV().transpose();
       for (size_t a = 0; a < d_; ++a)
         for (size_t b = 0; b < d_; ++b)
-          r[a * d_ + b] = static_cast<float>(rot(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)));
+          best.r[a * d_ + b] = static_cast<float>(rot(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)));
+      if (it + 1 < kOuterIters) best.mse = fit(xs, ns, best, seed);
     }
-    r_ = std::move(r);
+    r_ = std::move(best.r);
   }
 
   void apply(const float* x, size_t n, float* y) const override {
@@ -101,6 +96,45 @@ class OPQ final : public Transform {
   }
 
  private:
+  // A rotation with its PQ codebooks and the reconstruction of the training set.
+  struct State {
+    std::vector<float> r;
+    std::vector<std::vector<float>> books;
+    std::vector<float> rec;
+    double mse = 0;
+  };
+
+  std::vector<float> identity() const {
+    std::vector<float> r(d_ * d_, 0.0f);
+    for (size_t i = 0; i < d_; ++i) r[i * d_ + i] = 1;
+    return r;
+  }
+
+  // (Re)fits the PQ codebooks to the rotated training set (fresh k-means the
+  // first time, warm Lloyd iterations after) and reconstructs it; returns the MSE.
+  double fit(const std::vector<float>& xs, size_t ns, State& st, uint64_t seed) const {
+    size_t dsub = d_ / m_;
+    std::vector<float> xr(ns * d_);
+    apply_matrix(st.r.data(), d_, d_, xs.data(), ns, xr.data());
+    st.rec.resize(ns * d_);
+    st.books.resize(m_);
+    parallel_for(m_, 0, [&](size_t j) {
+      std::vector<float> sub(ns * dsub);
+      for (size_t i = 0; i < ns; ++i) std::memcpy(&sub[i * dsub], &xr[i * d_ + j * dsub], dsub * sizeof(float));
+      auto& book = st.books[j];
+      if (book.empty())
+        book = kmeans(sub.data(), ns, dsub, kCentroids, kFirstPqIters, seed + 1 + j, 1);
+      else
+        kmeans_refine(sub.data(), ns, dsub, kCentroids, book.data(), kPqIters, 1);
+      std::vector<uint32_t> idx(ns);
+      assign_nearest(sub.data(), ns, book.data(), kCentroids, dsub, idx.data(), 1);
+      for (size_t i = 0; i < ns; ++i) std::memcpy(&st.rec[i * d_ + j * dsub], &book[idx[i] * dsub], dsub * sizeof(float));
+    });
+    double e = 0;
+    for (size_t i = 0; i < ns * d_; ++i) e += double(xr[i] - st.rec[i]) * (xr[i] - st.rec[i]);
+    return e / static_cast<double>(ns);
+  }
+
   void require_trained() const {
     if (r_.empty()) fail_msg("{}: used before it was trained", spec());
   }
