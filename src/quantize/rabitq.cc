@@ -305,8 +305,10 @@ class RabitqCodec final : public VectorCodec {
             best_t = t;
           }
         }
-        for (size_t j = 0; j < D; ++j)
-          s.m[j] = static_cast<uint8_t>(std::min<double>(std::floor(std::fabs(o[j]) * best_t), top));
+        for (size_t j = 0; j < D; ++j) {
+          double v = std::floor(std::fabs(o[j]) * best_t);
+          s.m[j] = static_cast<uint8_t>(v >= top ? top : v >= 0 ? v : 0);  // NaN input: 0, never UB
+        }
       }
     }
     const unsigned mid = 1u << (lay_.bits - 1);
