@@ -98,15 +98,17 @@ void encode(std::span<const uint8_t> syms, ByteWriter& w) {
     }
   }
   e.flush();
-  put_varint(w, e.out.size());
-  w.bytes(e.out);
+  // The first byte of this range coder is always 0 (nothing can carry into it)
+  // and the decoder's 32-bit code shifts it out anyway: it is not stored.
+  put_varint(w, e.out.size() - 1);
+  w.bytes(e.out.data() + 1, e.out.size() - 1);
 }
 
 void decode(ByteReader& r, std::span<uint8_t> out) {
   const uint64_t len = get_varint(r, "adaptive stream length");
   if (len > r.remaining()) fail(r.what(), "corrupt: adaptive stream claims {} bytes, {} left", len, r.remaining());
   Decoder d{r.take(len, "adaptive stream")};
-  for (int i = 0; i < 5; ++i) d.code = d.code << 8 | d.next();
+  for (int i = 0; i < 4; ++i) d.code = d.code << 8 | d.next();
   uint16_t tree[256];
   for (auto& p : tree) p = 1u << (kProbBits - 1);
   for (uint8_t& s : out) {
