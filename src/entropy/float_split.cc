@@ -19,7 +19,8 @@ constexpr std::array<uint8_t, 256> key_map(F f) {
   return k;
 }
 constexpr auto kKeyWhole = key_map([](int s) { return s; });             // a whole exponent byte
-constexpr auto kKeyHigh5 = key_map([](int s) { return (s >> 2) & 31; });  // F16 high byte, F8 E5M2
+constexpr auto kKeyHigh5 = key_map([](int s) { return (s >> 2) & 31; });  // F8 E5M2
+constexpr auto kKeyTop5 = key_map([](int s) { return s >> 3; });          // F16 stream 0
 constexpr auto kKeyE4M3 = key_map([](int s) { return (s >> 3) & 15; });
 constexpr auto kKeyLow7 = key_map([](int s) { return s & 0x7f; });  // F64 top byte: 7 exponent bits
 
@@ -31,7 +32,7 @@ struct Layout {
 Layout layout(DType t) {
   switch (t) {
     case DType::BF16: return {2, kKeyWhole.data()};  // exponent | sign + 7 mantissa bits
-    case DType::F16: return {2, kKeyHigh5.data()};   // sign, exponent, 2 mantissa bits | 8 mantissa bits
+    case DType::F16: return {2, kKeyTop5.data()};    // exponent, sign, 2 mantissa bits | 8 mantissa bits
     case DType::F32: return {4, kKeyWhole.data()};   // exponent | sign + 7 mantissa bits | byte 1 | byte 0
     case DType::F64: return {8, kKeyLow7.data()};    // bytes, most significant first
     case DType::F8_E4M3: return {1, kKeyE4M3.data()};
@@ -66,10 +67,14 @@ void split_bf16(const uint8_t* __restrict p, size_t n, uint8_t* __restrict e, ui
   }
 }
 
+// F16 stream 0 holds the high byte reordered as exponent << 3 | sign << 2 | top 2
+// mantissa bits: exponent first, so its key grows with the symbol and the
+// adaptive coder's bit tree decides the skewed exponent bits before the flat ones.
 void split_f16(const uint8_t* __restrict p, size_t n, uint8_t* __restrict h, uint8_t* __restrict l) {
   for (size_t i = 0; i < n; ++i) {
+    const uint8_t hi = p[2 * i + 1];
     l[i] = p[2 * i];
-    h[i] = p[2 * i + 1];
+    h[i] = static_cast<uint8_t>((hi & 0x7c) << 1 | (hi >> 5 & 4) | (hi & 3));
   }
 }
 
@@ -92,7 +97,7 @@ void merge_bf16(const uint8_t* __restrict e, const uint8_t* __restrict m, size_t
 void merge_f16(const uint8_t* __restrict h, const uint8_t* __restrict l, size_t n, uint8_t* __restrict o) {
   for (size_t i = 0; i < n; ++i) {
     o[2 * i] = l[i];
-    o[2 * i + 1] = h[i];
+    o[2 * i + 1] = static_cast<uint8_t>((h[i] & 4) << 5 | (h[i] >> 1 & 0x7c) | (h[i] & 3));
   }
 }
 
