@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <memory>
 
 #include "common/error.h"
 #include "entropy/float_split.h"
@@ -14,8 +15,12 @@ namespace {
 constexpr size_t kSmallFloatChunk = 64 << 10;
 
 std::vector<uint8_t> zstd_compress(std::span<const uint8_t> raw, int level) {
+  // One context per thread: creating one per chunk costs more than compressing a
+  // small chunk.
+  thread_local std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  if (!ctx) fail_msg("zstd: out of memory");
   std::vector<uint8_t> out(ZSTD_compressBound(raw.size()));
-  size_t n = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), level);
+  size_t n = ZSTD_compressCCtx(ctx.get(), out.data(), out.size(), raw.data(), raw.size(), level);
   if (ZSTD_isError(n)) fail_msg("zstd compression failed: {}", ZSTD_getErrorName(n));
   out.resize(n);
   return out;
@@ -31,7 +36,9 @@ void zstd_decompress(std::span<const uint8_t> stored, std::span<uint8_t> out, co
   size_t frame = ZSTD_findFrameCompressedSize(stored.data(), stored.size());
   if (ZSTD_isError(frame) || frame != stored.size())
     fail(what, "corrupt zstd chunk: the frame does not span the {} stored bytes", stored.size());
-  size_t n = ZSTD_decompress(out.data(), out.size(), stored.data(), stored.size());
+  thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!ctx) fail(what, "zstd: out of memory");
+  size_t n = ZSTD_decompressDCtx(ctx.get(), out.data(), out.size(), stored.data(), stored.size());
   if (ZSTD_isError(n)) fail(what, "corrupt zstd chunk: {}", ZSTD_getErrorName(n));
   if (n != out.size()) fail(what, "corrupt zstd chunk: decodes to {} bytes, expected {}", n, out.size());
 }

@@ -133,6 +133,16 @@ Table read_table(ByteReader& r, int scale_bits) {
 
 // Estimated bits of coding `counts` with its own table (ideal code length plus
 // the table), used to choose contexts without building every table.
+// log2 of small counts from a table: cost_bits runs thousands of times per chunk.
+double log2_count(uint32_t c) {
+  static const auto table = [] {
+    std::array<float, 4096> t{};
+    for (size_t i = 1; i < t.size(); ++i) t[i] = static_cast<float>(std::log2(static_cast<double>(i)));
+    return t;
+  }();
+  return c < table.size() ? table[c] : std::log2(static_cast<double>(c));
+}
+
 double cost_bits(const uint32_t* counts, const uint8_t* present, int np, int scale_bits) {
   uint64_t total = 0;
   int m = 0;
@@ -143,15 +153,26 @@ double cost_bits(const uint32_t* counts, const uint8_t* present, int np, int sca
   }
   if (total == 0) return 16;
   double bits = 0, table = 1 + (m > kBitmapAbove ? 32 : m);
-  const double lt = std::log2(static_cast<double>(total));
+  const double lt = log2_count(static_cast<uint32_t>(std::min<uint64_t>(total, UINT32_MAX)));
   const double scale = static_cast<double>(1u << scale_bits) / static_cast<double>(total);
   for (int i = 0; i < np; ++i) {
     uint32_t c = counts[present[i]];
     if (!c) continue;
-    bits += c * (lt - std::log2(static_cast<double>(c)));
+    bits += c * (lt - log2_count(c));
     table += varint_len(static_cast<uint64_t>(std::max(1.0, c * scale)) - 1);
   }
   return bits + 8 * table;
+}
+
+// Ideal order-0 code length of the counts, without a table.
+double ideal_bits(const uint32_t* counts, const uint8_t* present, int np) {
+  uint64_t total = 0;
+  for (int i = 0; i < np; ++i) total += counts[present[i]];
+  const double lt = std::log2(static_cast<double>(total));
+  double bits = 0;
+  for (int i = 0; i < np; ++i)
+    if (uint32_t c = counts[present[i]]) bits += c * (lt - log2_count(c));
+  return bits;
 }
 
 struct Lanes {
@@ -383,14 +404,17 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bo
     if (order0[s]) all[na++] = static_cast<uint8_t>(s);
   // Small streams also try the adaptive coder (a copy of a small stream is cheap);
   // the rANS candidate is written in place and cut off again if it loses.
+  const double order0_bits = cost_bits(order0, all, na, scale_bits);
   std::vector<uint8_t> adaptive_coded;
-  if (n <= kAdaptiveMaxSymbols) {
+  // The adaptive coder rarely beats an order-0 table by much: skip it where even
+  // the table's ideal code length (table excluded) saves under 1% (mantissas).
+  if (n <= kAdaptiveMaxSymbols && ideal_bits(order0, all, na) < 8.0 * n * 0.99) {
     ByteWriter a;
     a.u8(kAdaptive);
     adaptive::encode(syms, a);
     adaptive_coded = std::move(a.buf());
   }
-  if (cost_bits(order0, all, na, scale_bits) < 8.0 * n * (n < kSpeedFirstSymbols ? 0.995 : 0.97)) {
+  if (order0_bits < 8.0 * n * (n < kSpeedFirstSymbols ? 0.995 : 0.97)) {
     const size_t at = w.size();
     ContextPlan plan = plan_contexts(syms, keys, L, scale_bits, order0);
     encode_rans(syms, keys, plan, L, scale_bits, w, allow_simd);
