@@ -406,9 +406,11 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bo
   // the rANS candidate is written in place and cut off again if it loses.
   const double order0_bits = cost_bits(order0, all, na, scale_bits);
   std::vector<uint8_t> adaptive_coded;
-  // The adaptive coder rarely beats an order-0 table by much: skip it where even
-  // the table's ideal code length (table excluded) saves under 1% (mantissas).
-  if (n <= kAdaptiveMaxSymbols && ideal_bits(order0, all, na) < 8.0 * n * 0.99) {
+  // The adaptive coder (slow: 8 binary decisions a symbol) wins by saving the
+  // table, so it is tried only where the table is a twentieth of the estimate or more,
+  // and where order 0 compresses at all (not mantissas).
+  const double ideal = ideal_bits(order0, all, na);
+  if (n <= kAdaptiveMaxSymbols && ideal < 8.0 * n * 0.99 && order0_bits - ideal > 0.03 * order0_bits) {
     ByteWriter a;
     a.u8(kAdaptive);
     adaptive::encode(syms, a);
