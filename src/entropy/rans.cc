@@ -410,7 +410,7 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bo
   // table, so it is tried only where the table is a twentieth of the estimate or more,
   // and where order 0 compresses at all (not mantissas).
   const double ideal = ideal_bits(order0, all, na);
-  if (n <= kAdaptiveMaxSymbols && ideal < 8.0 * n * 0.99 && order0_bits - ideal > 0.03 * order0_bits) {
+  if (n <= kAdaptiveMaxSymbols && ideal < 8.0 * n * 0.99 && order0_bits - ideal > 0.05 * order0_bits) {
     ByteWriter a;
     a.u8(kAdaptive);
     adaptive::encode(syms, a);
