@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,7 @@ struct EvalArgs : CommonArgs {
 
 struct TuneArgs : CommonArgs {
   std::string objective, target, out;
-  size_t budget = 0;
+  std::optional<size_t> budget;
 };
 
 void info(const std::string& s) {
@@ -147,7 +148,7 @@ void run_tune_command(TuneArgs a) {
       fail_msg("tune: --target value '{}' is not a number", val);
     }
   }
-  if (a.budget) goal.budget = a.budget;
+  goal.budget = a.budget;
   if (goal.budget.has_value() == goal.target.has_value())
     fail_msg("tune: give exactly one of --budget BYTES and --target OBJECTIVE=VALUE");
   {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <set>
@@ -578,6 +580,17 @@ TuneResult run_tune(const EvalData& d, const TuneGoal& goal, const EvalSettings&
   } else if (goal.budget) {
     // Each family at the most parameters the budget holds.
     auto plan = default_codecs(d.dim, {*goal.budget});
+    if (plan.empty()) {
+      std::vector<size_t> sizes;
+      for (size_t b = 1; b <= 4 * d.dim; b *= 2) sizes.push_back(b);
+      auto all = default_codecs(d.dim, sizes);
+      auto smallest = std::min_element(all.begin(), all.end(), [&](const auto& a, const auto& b) {
+        return make_codec(a.second, d.dim)->code_size() < make_codec(b.second, d.dim)->code_size();
+      });
+      if (smallest == all.end()) fail_msg("no codec fits dimension {}", d.dim);
+      fail_msg("no codec fits in {} bytes per vector; the nearest is {} at {} bytes", *goal.budget, smallest->second,
+               make_codec(smallest->second, d.dim)->code_size());
+    }
     Progress pr("tune", plan.size(), s.progress);
     for (const auto& [b, spec] : plan) {
       try_codec(spec);

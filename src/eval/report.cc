@@ -205,7 +205,7 @@ a1.set_xlabel("bytes per vector (log scale)")
 a1.set_ylabel("recall@10")
 a1.set_title("recall@10 vs size: " + data["title"])
 a1.grid(True, which="both", alpha=0.3)
-a1.legend(fontsize=8, loc="lower right")
+a1.legend(fontsize=8, loc="best")
 
 c = data["curves"]
 a2.plot(c["bits"], c["shannon"], color="black", lw=1.2, label="Shannon bound 2^(-2R) (Gaussian, unit variance)")
@@ -218,7 +218,7 @@ a2.set_xlabel("bits per dimension")
 a2.set_ylabel("MSE per dimension (log scale)")
 a2.set_title("distortion vs rate")
 a2.grid(True, which="both", alpha=0.3)
-a2.legend(fontsize=7, loc="lower left")
+a2.legend(fontsize=7, loc="best")
 fig.tight_layout()
 fig.savefig(out, dpi=110)
 )PY";
