@@ -396,26 +396,23 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bo
   if (n == 0) return raw();
   const int scale_bits = std::clamp(static_cast<int>(std::bit_width(n)), kMinScaleBits, kMaxScaleBits);
   const Lanes L = lanes_for(n, 1 << lanes_log2_for(n));
-  // Order-0 estimate first: a stream that does not compress (mantissa bits) is
-  // stored raw without planning contexts or running the coder.
   uint8_t all[256];
   int na = 0;
   for (int s = 0; s < 256; ++s)
     if (order0[s]) all[na++] = static_cast<uint8_t>(s);
-  // Small streams also try the adaptive coder (a copy of a small stream is cheap);
-  // the rANS candidate is written in place and cut off again if it loses.
-  const double order0_bits = cost_bits(order0, all, na, scale_bits);
+  // Order-0 estimates decide which coders are worth running at all.
+  const double order0_bits = cost_bits(order0, all, na, scale_bits), ideal = ideal_bits(order0, all, na);
+  // The adaptive coder (slow: 8 binary decisions a symbol) wins by saving the table:
+  // tried on small streams where the table is a twentieth of the estimate or more
+  // and order 0 compresses at all (not mantissas). A copy of a small stream is cheap.
   std::vector<uint8_t> adaptive_coded;
-  // The adaptive coder (slow: 8 binary decisions a symbol) wins by saving the
-  // table, so it is tried only where the table is a twentieth of the estimate or more,
-  // and where order 0 compresses at all (not mantissas).
-  const double ideal = ideal_bits(order0, all, na);
   if (n <= kAdaptiveMaxSymbols && ideal < 8.0 * n * 0.99 && order0_bits - ideal > 0.05 * order0_bits) {
     ByteWriter a;
     a.u8(kAdaptive);
     adaptive::encode(syms, a);
     adaptive_coded = std::move(a.buf());
   }
+  // The rANS candidate is written in place and cut off again if it loses.
   if (order0_bits < 8.0 * n * (n < kSpeedFirstSymbols ? 0.995 : 0.97)) {
     const size_t at = w.size();
     ContextPlan plan = plan_contexts(syms, keys, L, scale_bits, order0);
