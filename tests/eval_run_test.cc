@@ -72,6 +72,10 @@ TEST(EvalRun, TunePicksTheKnownBestCodec) {
   EXPECT_EQ(t.best.codec, "pca4,sq8");
   EXPECT_GT(*t.best.recall10, 0.9);
   EXPECT_EQ(t.tried.size(), 4u);
+  // For a target, the fewest bytes that reach it: pca4,sq8 at 4 bytes, not sq8 at 16.
+  TuneGoal target;
+  target.target = 0.9;
+  EXPECT_EQ(run_tune(data, target, quick_settings(), {"sq8", "pca4,sq8", "sq2"}).best.codec, "pca4,sq8");
   // Nothing fits in 2 bytes: the error names the smallest codec tried.
   goal.budget = 2;
   try {
