@@ -51,8 +51,11 @@ int main(int argc, char** argv) {
       auto c = make_codec(spec, d);
       auto t0 = std::chrono::steady_clock::now();
       c->train(base.data.data(), n, metric, 1234);
-      std::vector<uint8_t> codes(n * c->code_size());
-      c->encode(base.data.data(), n, codes.data());
+      std::vector<uint8_t> rows(n * c->code_size());
+      c->encode(base.data.data(), n, rows.data());
+      const size_t bs = c->block_size();
+      std::vector<uint8_t> codes((n + bs - 1) / bs * bs * c->code_size());
+      c->pack(rows.data(), n, codes.data());
       double enc = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::vector<float> dist(n);
       double scan_s = 0, total_s = 0, hits = 0;

@@ -20,6 +20,15 @@ std::vector<float> gaussian(size_t n, size_t d, uint64_t seed, float offset = 0)
   for (size_t i = 0; i < v.size(); ++i) v[i] = nd(g) + offset * static_cast<float>(i % d % 3);
   return v;
 }
+// Codes in the codec's storage layout (blocks for RaBitQ), ready to scan.
+std::vector<uint8_t> stored_codes(const VectorCodec& c, const float* x, size_t n) {
+  std::vector<uint8_t> rows(n * c.code_size());
+  c.encode(x, n, rows.data());
+  const size_t bs = c.block_size();
+  std::vector<uint8_t> stored((n + bs - 1) / bs * bs * c.code_size());
+  c.pack(rows.data(), n, stored.data());
+  return stored;
+}
 std::string error_of(const std::string& spec, size_t dim) {
   try {
     make_codec(spec, dim);
@@ -55,7 +64,7 @@ TEST(Factory, SpecsAndSizes) {
     EXPECT_EQ(codec->spec(), c.canonical);
     EXPECT_EQ(codec->dim(), c.dim);
     EXPECT_EQ(codec->code_size(), c.code_size) << c.spec;
-    EXPECT_EQ(codec->block_size(), 1u);
+    EXPECT_EQ(codec->block_size(), std::string(c.canonical).find("rabitq") != std::string::npos ? 8u : 1u);
   }
 }
 
@@ -207,8 +216,7 @@ TEST(Codec, RabitqEstimatorIsUnbiased) {
     for (size_t s = 0; s < seeds; ++s) {
       auto c = make_codec("rabitq" + std::to_string(bits), d);
       c->train(train.data(), 200, Metric::IP, 100 + s);
-      std::vector<uint8_t> codes(n * c->code_size());
-      c->encode(x.data(), n, codes.data());
+      auto codes = stored_codes(*c, x.data(), n);
       std::vector<float> dist(n);
       c->scanner(q.data(), Metric::IP)->scan(codes.data(), n, dist.data());
       for (size_t i = 0; i < n; ++i) {
@@ -241,7 +249,7 @@ TEST(Codec, RabitqErrorBoundHolds) {
     std::vector<float> dist(n), y(n * d);
     c->encode(x.data(), n, codes.data());
     c->decode(codes.data(), n, y.data());
-    c->scanner(q.data(), Metric::L2)->scan(codes.data(), n, dist.data());
+    c->scanner(q.data(), Metric::L2)->scan(stored_codes(*c, x.data(), n).data(), n, dist.data());
     double qn = 0;
     for (size_t j = 0; j < d; ++j) qn += (q[j] - mean[j]) * (q[j] - mean[j]);
     qn = std::sqrt(qn);
@@ -281,8 +289,9 @@ TEST(Codec, SaveLoadRoundTrip) {
     c2->encode(x.data(), n, b.data());
     EXPECT_EQ(a, b) << spec;
     std::vector<float> da(n), db(n);
-    c->scanner(q.data(), Metric::L2)->scan(a.data(), n, da.data());
-    c2->scanner(q.data(), Metric::L2)->scan(a.data(), n, db.data());
+    auto stored = stored_codes(*c, x.data(), n);
+    c->scanner(q.data(), Metric::L2)->scan(stored.data(), n, da.data());
+    c2->scanner(q.data(), Metric::L2)->scan(stored.data(), n, db.data());
     EXPECT_EQ(da, db) << spec;
     if (w.size() > 0) {
       ByteReader cut(std::span<const uint8_t>(w.buf().data(), w.size() - 1), "codec.bin");
@@ -316,9 +325,8 @@ TEST(Codec, RabitqCentresImproveEstimates) {
     auto c = make_codec(v ? "rabitq2c16" : "rabitq2", d);
     c->train(x.data(), n, Metric::L2, 4);
     EXPECT_THROW(c->scanner(q.data(), Metric::IP), Error);
-    std::vector<uint8_t> codes(n * c->code_size());
+    auto codes = stored_codes(*c, x.data(), n);
     std::vector<float> dist(n);
-    c->encode(x.data(), n, codes.data());
     c->scanner(q.data(), Metric::L2)->scan(codes.data(), n, dist.data());
     for (size_t i = 0; i < n; ++i) {
       double t = 0;
@@ -326,12 +334,41 @@ TEST(Codec, RabitqCentresImproveEstimates) {
       err[v] += std::fabs(dist[i] - t) / n;
     }
     if (v) {
-      codes[c->code_size() - 1] = 0xFF;  // centre number of row 0 -> 65280+
-      c->scanner(q.data(), Metric::L2)->scan(codes.data(), 1, dist.data());
+      std::vector<uint8_t> row(c->code_size());
+      c->encode(x.data(), 1, row.data());
+      row.back() = 0xFF;  // centre number -> 65280+
+      std::vector<uint8_t> block(c->block_size() * c->code_size());
+      c->pack(row.data(), 1, block.data());
+      c->scanner(q.data(), Metric::L2)->scan(block.data(), 1, dist.data());
       EXPECT_EQ(dist[0], INFINITY);
       std::vector<float> y(d);
-      EXPECT_THROW(c->decode(codes.data(), 1, y.data()), Error);
+      EXPECT_THROW(c->decode(row.data(), 1, y.data()), Error);
     }
   }
   EXPECT_LT(err[1], err[0] / 3);
+}
+
+// RaBitQ stores blocks of 8 vectors: pack/unpack are inverse for any range, and
+// a scan of a partial block writes exactly n distances equal to the full scan's.
+TEST(Codec, RabitqBlocksPackUnpackAndPartialScan) {
+  const size_t d = 70, n = 21;
+  auto x = gaussian(n, d, 30, 1.f);
+  auto q = gaussian(1, d, 31);
+  auto c = make_codec("rabitq2c4", d);
+  c->train(x.data(), n, Metric::L2, 2);
+  ASSERT_EQ(c->block_size(), 8u);
+  const size_t cs = c->code_size();
+  std::vector<uint8_t> rows(n * cs);
+  c->encode(x.data(), n, rows.data());
+  auto stored = stored_codes(*c, x.data(), n);
+  EXPECT_EQ(stored.size(), 24 * cs);
+  std::vector<uint8_t> back(9 * cs);
+  c->unpack(stored.data(), 5, 9, back.data());
+  EXPECT_TRUE(std::equal(back.begin(), back.end(), rows.begin() + 5 * cs));
+  auto sc = c->scanner(q.data(), Metric::L2);
+  std::vector<float> all(n), part(14, -1.f);
+  sc->scan(stored.data(), n, all.data());
+  sc->scan(stored.data() + 8 * cs, 13, part.data());  // from block 1, 13 of its 16 slots
+  for (size_t i = 0; i < 13; ++i) EXPECT_EQ(part[i], all[8 + i]);
+  EXPECT_EQ(part[13], -1.f);
 }

@@ -61,8 +61,11 @@ const Slice* load(const std::string& name, Metric m) {
 double recall_at_10(const Slice& s, const std::string& spec, Metric m) {
   auto c = make_codec(spec, s.d);
   c->train(s.base.data(), s.n, m, 1234);
-  std::vector<uint8_t> codes(s.n * c->code_size());
-  c->encode(s.base.data(), s.n, codes.data());
+  std::vector<uint8_t> rows(s.n * c->code_size());
+  c->encode(s.base.data(), s.n, rows.data());
+  const size_t bs = c->block_size();
+  std::vector<uint8_t> codes((s.n + bs - 1) / bs * bs * c->code_size());
+  c->pack(rows.data(), s.n, codes.data());
   std::vector<float> dist(s.n);
   double hits = 0;
   for (size_t qi = 0; qi < s.nq; ++qi) {

@@ -87,13 +87,14 @@ TEST(QuantizeKernels, RabitqDotsMatchScalarExactly) {
   for (size_t words : {1, 2, 5, 8, 9, 17})
     for (int cbits : {1, 2, 3, 8})
       for (int qbits : {4, 8}) {
-        const size_t n = 23, stride = cbits * words * 8 + 8;
-        std::vector<uint8_t> codes(n * stride);
+        const size_t nblocks = 5, block_bytes = cbits * words * 64 + 80;  // planes, then other bytes
+        std::vector<uint8_t> codes(nblocks * block_bytes);
         for (auto& c : codes) c = static_cast<uint8_t>(g());
         std::vector<uint64_t> q(qbits * words);
         for (auto& x : q) x = g();
+        const size_t n = nblocks * 8;
         std::vector<uint64_t> dot(n), sum(n);
-        ref.rabitq_dots(codes.data(), n, stride, words, cbits, q.data(), qbits, dot.data(), sum.data());
+        ref.rabitq_dots(codes.data(), nblocks, block_bytes, words, cbits, q.data(), qbits, dot.data(), sum.data());
         // the reference itself against the definition Σ u_j·qu_j, Σ u_j
         for (size_t i = 0; i < n; ++i) {
           uint64_t dt = 0, sm = 0;
@@ -101,7 +102,7 @@ TEST(QuantizeKernels, RabitqDotsMatchScalarExactly) {
             uint64_t u = 0, v = 0;
             for (int b = 0; b < cbits; ++b) {
               uint64_t wd;
-              std::memcpy(&wd, &codes[i * stride + (b * words + j / 64) * 8], 8);
+              std::memcpy(&wd, &codes[i / 8 * block_bytes + ((b * words + j / 64) * 8 + i % 8) * 8], 8);
               u |= ((wd >> (j % 64)) & 1) << b;
             }
             for (int k = 0; k < qbits; ++k) v |= ((q[k * words + j / 64] >> (j % 64)) & 1) << k;
@@ -113,7 +114,8 @@ TEST(QuantizeKernels, RabitqDotsMatchScalarExactly) {
         }
         for (SimdLevel l : simd_levels()) {
           std::vector<uint64_t> d2(n), s2(n);
-          quantize_kernels(l).rabitq_dots(codes.data(), n, stride, words, cbits, q.data(), qbits, d2.data(), s2.data());
+          quantize_kernels(l).rabitq_dots(codes.data(), nblocks, block_bytes, words, cbits, q.data(), qbits, d2.data(),
+                                          s2.data());
           EXPECT_EQ(d2, dot) << simd_name(l);
           EXPECT_EQ(s2, sum) << simd_name(l);
         }

@@ -42,22 +42,22 @@ void scan_sq(const uint8_t* codes, size_t n, size_t d, int bits, const float* a,
   }
 }
 
-void rabitq_dots(const uint8_t* codes, size_t n, size_t stride, size_t words, int cbits, const uint64_t* q,
-                 int qbits, uint64_t* dot, uint64_t* sum) {
-  for (size_t i = 0; i < n; ++i) {
-    const uint8_t* row = codes + i * stride;
-    uint64_t dt = 0, sm = 0;
-    for (int b = 0; b < cbits; ++b)
-      for (size_t w = 0; w < words; ++w) {
-        uint64_t c;
-        std::memcpy(&c, row + (b * words + w) * 8, 8);
-        sm += static_cast<uint64_t>(__builtin_popcountll(c)) << b;
-        for (int k = 0; k < qbits; ++k)
-          dt += static_cast<uint64_t>(__builtin_popcountll(c & q[k * words + w])) << (b + k);
-      }
-    dot[i] = dt;
-    sum[i] = sm;
-  }
+void rabitq_dots(const uint8_t* codes, size_t nblocks, size_t block_bytes, size_t words, int cbits,
+                 const uint64_t* q, int qbits, uint64_t* dot, uint64_t* sum) {
+  for (size_t k = 0; k < nblocks; ++k)
+    for (size_t v = 0; v < 8; ++v) {
+      uint64_t dt = 0, sm = 0;
+      for (int b = 0; b < cbits; ++b)
+        for (size_t w = 0; w < words; ++w) {
+          uint64_t c;
+          std::memcpy(&c, codes + k * block_bytes + ((b * words + w) * 8 + v) * 8, 8);
+          sm += static_cast<uint64_t>(__builtin_popcountll(c)) << b;
+          for (int j = 0; j < qbits; ++j)
+            dt += static_cast<uint64_t>(__builtin_popcountll(c & q[j * words + w])) << (b + j);
+        }
+      dot[k * 8 + v] = dt;
+      sum[k * 8 + v] = sm;
+    }
 }
 
 const QuantizeKernels scalar_table = {scan_half<f16_to_float>, scan_half<bf16_to_float>, scan_sq, rabitq_dots};

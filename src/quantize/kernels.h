@@ -20,12 +20,13 @@ struct QuantizeKernels {
   // otherwise dist = −Σ w_j·u_j.
   void (*scan_sq)(const uint8_t* codes, size_t n, size_t d, int bits, const float* a, const float* w,
                   bool l2, float* dist);
-  // RaBitQ bit-plane products. Row i starts at codes + i·stride and holds cbits
-  // planes of `words` 64-bit words (plane b = bit b of each dimension's code);
-  // q holds qbits planes of the quantized query likewise. Writes
-  // dot[i] = Σ_b Σ_c 2^(b+c)·popcount(code_b & q_c) (= Σ_j u_j·qu_j) and
-  // sum[i] = Σ_b 2^b·popcount(code_b) (= Σ_j u_j). qbits ≤ 8.
-  void (*rabitq_dots)(const uint8_t* codes, size_t n, size_t stride, size_t words, int cbits,
+  // RaBitQ bit-plane products over blocks of 8 vectors. Block k starts at
+  // codes + k·block_bytes with cbits planes × `words` 64-bit words, each word
+  // as 8 consecutive u64 (one per vector of the block); q holds qbits planes of
+  // the quantized query, `words` words each. For vector v of block k writes
+  // dot[8k+v] = Σ_b Σ_c 2^(b+c)·popcount(code_b & q_c) (= Σ_j u_j·qu_j) and
+  // sum[8k+v] = Σ_b 2^b·popcount(code_b) (= Σ_j u_j). qbits ≤ 8.
+  void (*rabitq_dots)(const uint8_t* codes, size_t nblocks, size_t block_bytes, size_t words, int cbits,
                       const uint64_t* q, int qbits, uint64_t* dot, uint64_t* sum);
 };
 

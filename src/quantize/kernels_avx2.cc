@@ -110,25 +110,24 @@ void scan_sq(const uint8_t* codes, size_t n, size_t d, int bits, const float* a,
   }
 }
 
-void rabitq_dots(const uint8_t* codes, size_t n, size_t stride, size_t words, int cbits, const uint64_t* q,
-                 int qbits, uint64_t* dot, uint64_t* sum) {
-  for (size_t i = 0; i < n; ++i) {
-    const uint8_t* row = codes + i * stride;
-    uint64_t dt = 0, sm = 0;
-    for (int b = 0; b < cbits; ++b) {
-      uint64_t planes[8] = {};  // per query plane, summed over the words of this code plane
-      uint64_t cnt = 0;
+void rabitq_dots(const uint8_t* codes, size_t nblocks, size_t block_bytes, size_t words, int cbits,
+                 const uint64_t* q, int qbits, uint64_t* dot, uint64_t* sum) {
+  for (size_t k = 0; k < nblocks; ++k) {
+    uint64_t dt[8] = {}, sm[8] = {};
+    for (int b = 0; b < cbits; ++b)
       for (size_t w = 0; w < words; ++w) {
-        uint64_t c;
-        std::memcpy(&c, row + (b * words + w) * 8, 8);
-        cnt += _mm_popcnt_u64(c);
-        for (int k = 0; k < qbits; ++k) planes[k] += _mm_popcnt_u64(c & q[k * words + w]);
+        const uint8_t* p = codes + k * block_bytes + (b * words + w) * 64;
+        for (size_t v = 0; v < 8; ++v) {
+          uint64_t c;
+          std::memcpy(&c, p + v * 8, 8);
+          uint64_t acc = 0;
+          for (int j = qbits - 1; j >= 0; --j) acc = 2 * acc + _mm_popcnt_u64(c & q[j * words + w]);
+          dt[v] += acc << b;
+          sm[v] += _mm_popcnt_u64(c) << b;
+        }
       }
-      sm += cnt << b;
-      for (int k = 0; k < qbits; ++k) dt += planes[k] << (b + k);
-    }
-    dot[i] = dt;
-    sum[i] = sm;
+    std::memcpy(dot + k * 8, dt, sizeof dt);
+    std::memcpy(sum + k * 8, sm, sizeof sm);
   }
 }
 

@@ -5,7 +5,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "quantize/kernels.h"
@@ -109,39 +108,30 @@ void scan_sq(const uint8_t* codes, size_t n, size_t d, int bits, const float* a,
   }
 }
 
-void rabitq_dots(const uint8_t* codes, size_t n, size_t stride, size_t words, int cbits, const uint64_t* q,
-                 int qbits, uint64_t* dot, uint64_t* sum) {
-  // When a chunk's dot product fits 32 bits, the code sum rides in the upper
-  // half of the same lanes and one horizontal add serves both.
-  const bool fused = ((uint64_t{1} << cbits) - 1) * ((uint64_t{1} << qbits) - 1) * 512 < (uint64_t{1} << 32);
-  std::fill(dot, dot + n, 0);
-  std::fill(sum, sum + n, 0);
-  // Chunks of 8 words (512 dimensions) outside, so that the query planes of a
-  // chunk stay in registers while all vectors pass.
-  for (size_t w = 0; w < words; w += 8) {
-    const __mmask8 m = words - w >= 8 ? 0xFF : static_cast<__mmask8>((1u << (words - w)) - 1);
-    __m512i qv[8];
-    for (int k = 0; k < qbits; ++k) qv[k] = _mm512_maskz_loadu_epi64(m, q + k * words + w);
-    for (size_t i = 0; i < n; ++i) {
-      const uint8_t* row = codes + i * stride + w * 8;
-      __m512i dt = _mm512_setzero_si512(), sm = _mm512_setzero_si512();
-      for (int b = 0; b < cbits; ++b) {
-        __m512i c = _mm512_maskz_loadu_epi64(m, row + b * words * 8);
-        sm = _mm512_add_epi64(sm, _mm512_slli_epi64(_mm512_popcnt_epi64(c), static_cast<unsigned>(b)));
+// One register holds the same word of the 8 vectors of a block, so every lane
+// accumulates its own vector and no horizontal sums are needed.
+void rabitq_dots(const uint8_t* codes, size_t nblocks, size_t block_bytes, size_t words, int cbits,
+                 const uint64_t* q, int qbits, uint64_t* dot, uint64_t* sum) {
+  for (size_t k = 0; k < nblocks; ++k) {
+    const uint8_t* blk = codes + k * block_bytes;
+    __m512i dt = _mm512_setzero_si512(), sm = _mm512_setzero_si512();
+    for (int b = 0; b < cbits; ++b) {
+      __m512i pdt = _mm512_setzero_si512(), psm = _mm512_setzero_si512();
+      for (size_t w = 0; w < words; ++w) {
+        __m512i c = _mm512_loadu_si512(blk + (b * words + w) * 64);
+        psm = _mm512_add_epi64(psm, _mm512_popcnt_epi64(c));
         __m512i acc = _mm512_setzero_si512();
-        for (int k = qbits - 1; k >= 0; --k)  // Horner over the query planes: acc = 2·acc + count
-          acc = _mm512_add_epi64(_mm512_add_epi64(acc, acc), _mm512_popcnt_epi64(_mm512_and_si512(c, qv[k])));
-        dt = _mm512_add_epi64(dt, _mm512_slli_epi64(acc, static_cast<unsigned>(b)));
+        for (int j = qbits - 1; j >= 0; --j) {  // Horner over the query planes: acc = 2·acc + count
+          __m512i qj = _mm512_set1_epi64(static_cast<long long>(q[j * words + w]));
+          acc = _mm512_add_epi64(_mm512_add_epi64(acc, acc), _mm512_popcnt_epi64(_mm512_and_si512(c, qj)));
+        }
+        pdt = _mm512_add_epi64(pdt, acc);
       }
-      if (fused) {
-        auto both = static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(dt, _mm512_slli_epi64(sm, 32))));
-        dot[i] += both & 0xFFFFFFFFu;
-        sum[i] += both >> 32;
-      } else {
-        dot[i] += static_cast<uint64_t>(_mm512_reduce_add_epi64(dt));
-        sum[i] += static_cast<uint64_t>(_mm512_reduce_add_epi64(sm));
-      }
+      dt = _mm512_add_epi64(dt, _mm512_slli_epi64(pdt, static_cast<unsigned>(b)));
+      sm = _mm512_add_epi64(sm, _mm512_slli_epi64(psm, static_cast<unsigned>(b)));
     }
+    _mm512_storeu_si512(dot + k * 8, dt);
+    _mm512_storeu_si512(sum + k * 8, sm);
   }
 }
 

@@ -22,14 +22,24 @@ namespace {
 //   L2: |x − q|² = s0 + |q − c|²  − 2·alpha·⟨ȳ, R·q⟩,  s0 = |r|² + 2·alpha·⟨ȳ, R·c⟩
 //   IP: ⟨x, q⟩   = s0 + ⟨c, q⟩    +   alpha·⟨ȳ, R·q⟩,  s0 = ⟨r, c⟩ − alpha·⟨ȳ, R·c⟩
 // so one quantized R·q serves every centre and the per-centre part is a table.
-// Row layout: `bits` planes of words·8 bytes (plane b = bit b of every u_j),
-// float s0, float alpha, and with several centres the u16 centre number.
+// Row layout (encode/decode): `bits` planes of words·8 bytes (plane b = bit b of
+// every u_j), float s0, float alpha, and with several centres the u16 centre
+// number. Stored layout (pack, scan): blocks of 8 vectors, the same bytes
+// regrouped so that SIMD lanes see one vector each: every plane word as 8
+// consecutive u64, then 8 s0, 8 alpha and 8 centre numbers.
 struct Layout {
+  static constexpr size_t kBlock = 8;
   size_t words;
   int bits;
   bool has_id;
   size_t planes() const { return bits * words * 8; }
   size_t size() const { return planes() + 8 + (has_id ? 2 : 0); }
+  size_t block_bytes() const { return kBlock * size(); }
+  // offsets inside a block, for slot v
+  size_t word_at(size_t b, size_t w, size_t v) const { return ((b * words + w) * kBlock + v) * 8; }
+  size_t s0_at(size_t v) const { return kBlock * planes() + 4 * v; }
+  size_t alpha_at(size_t v) const { return kBlock * planes() + 4 * kBlock + 4 * v; }
+  size_t id_at(size_t v) const { return kBlock * (planes() + 8) + 2 * v; }
 };
 
 class RabitqScanner final : public CodeScanner {
@@ -66,24 +76,27 @@ class RabitqScanner final : public CodeScanner {
   }
 
   void scan(const uint8_t* codes, size_t n, float* dist) const override {
-    const size_t stride = lay_.size(), sc_at = lay_.planes();
+    const size_t bb = lay_.block_bytes(), nblocks = (n + Layout::kBlock - 1) / Layout::kBlock;
     const auto kernel = quantize_kernels().rabitq_dots;
-    constexpr size_t kBlock = 256;
-    uint64_t dot[kBlock], sum[kBlock];
-    for (size_t i0 = 0; i0 < n; i0 += kBlock) {
-      size_t m = std::min(kBlock, n - i0);
-      const uint8_t* c = codes + i0 * stride;
-      kernel(c, m, stride, lay_.words, lay_.bits, planes_.data(), qbits_, dot, sum);
-      for (size_t i = 0; i < m; ++i) {
-        const uint8_t* row = c + i * stride;
-        float sc[2];
-        std::memcpy(sc, row + sc_at, 8);
+    constexpr size_t kGroup = 32;  // blocks per kernel call
+    uint64_t dot[kGroup * Layout::kBlock], sum[kGroup * Layout::kBlock];
+    for (size_t k0 = 0; k0 < nblocks; k0 += kGroup) {
+      const size_t m = std::min(kGroup, nblocks - k0);
+      const uint8_t* c = codes + k0 * bb;
+      kernel(c, m, bb, lay_.words, lay_.bits, planes_.data(), qbits_, dot, sum);
+      const size_t first = k0 * Layout::kBlock, count = std::min(m * Layout::kBlock, n - first);
+      for (size_t i = 0; i < count; ++i) {
+        const uint8_t* blk = c + (i / Layout::kBlock) * bb;
+        const size_t v = i % Layout::kBlock;
+        float s0, alpha;
+        std::memcpy(&s0, blk + lay_.s0_at(v), 4);
+        std::memcpy(&alpha, blk + lay_.alpha_at(v), 4);
         uint16_t id = 0;
-        if (lay_.has_id) std::memcpy(&id, row + sc_at + 8, 2);
+        if (lay_.has_id) std::memcpy(&id, blk + lay_.id_at(v), 2);
         // ⟨ȳ, q̃⟩ with q̃ = lo + step·qu the dequantized query
         float ip = lo_ * static_cast<float>(sum[i]) + step_ * static_cast<float>(dot[i]) - half_ * sum_;
         const float t = table_[std::min<size_t>(id, table_.size() - 1)];
-        dist[i0 + i] = l2_ ? sc[0] + t - 2 * sc[1] * ip : -(sc[0] + t + sc[1] * ip);
+        dist[first + i] = l2_ ? s0 + t - 2 * alpha * ip : -(s0 + t + alpha * ip);
       }
     }
   }
@@ -199,6 +212,21 @@ class RabitqCodec final : public VectorCodec {
     }
   }
 
+  size_t block_size() const override { return Layout::kBlock; }
+
+  void pack(const uint8_t* rows, size_t n, uint8_t* stored) const override {
+    const size_t bb = lay_.block_bytes(), cs = code_size();
+    std::memset(stored, 0, (n + Layout::kBlock - 1) / Layout::kBlock * bb);
+    for (size_t i = 0; i < n; ++i) move_row(rows + i * cs, stored + i / Layout::kBlock * bb, i % Layout::kBlock, true);
+  }
+  void unpack(const uint8_t* stored, size_t first, size_t n, uint8_t* rows) const override {
+    const size_t bb = lay_.block_bytes(), cs = code_size();
+    for (size_t i = 0; i < n; ++i) {
+      const size_t j = first + i;
+      move_row(stored + j / Layout::kBlock * bb, rows + i * cs, j % Layout::kBlock, false);
+    }
+  }
+
   std::unique_ptr<CodeScanner> scanner(const float* q, Metric metric) const override {
     const size_t D = this->D();
     const bool l2 = metric == Metric::L2;
@@ -243,6 +271,19 @@ class RabitqCodec final : public VectorCodec {
   };
 
   size_t D() const { return lay_.words * 64; }
+
+  // Copies one vector from its row to slot v of a block (to_block), or back.
+  void move_row(const uint8_t* from, uint8_t* to, size_t v, bool to_block) const {
+    auto mv = [&](size_t row_at, size_t blk_at, size_t bytes) {
+      if (to_block) std::memcpy(to + blk_at, from + row_at, bytes);
+      else std::memcpy(to + row_at, from + blk_at, bytes);
+    };
+    for (size_t b = 0; b < static_cast<size_t>(lay_.bits); ++b)
+      for (size_t w = 0; w < lay_.words; ++w) mv((b * lay_.words + w) * 8, lay_.word_at(b, w, v), 8);
+    mv(lay_.planes(), lay_.s0_at(v), 4);
+    mv(lay_.planes() + 4, lay_.alpha_at(v), 4);
+    if (lay_.has_id) mv(lay_.planes() + 8, lay_.id_at(v), 2);
+  }
 
   void rotate_centres() {
     std::vector<float> padded(k_ * D(), 0.f);
