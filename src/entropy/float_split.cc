@@ -172,7 +172,7 @@ void float_split_decode(std::span<const uint8_t> params, std::span<const uint8_t
          dtype_size(t), dtype_name(t));
   const size_t n = out.size() / dtype_size(t);
   ByteReader r(stored, what);
-  std::vector<uint8_t> bufs[8];
+  thread_local std::vector<uint8_t> bufs[8];  // reused: no zeroing or page faults per chunk
   const uint8_t* s[8];
   for (int k = 0; k < lay.streams; ++k) s[k] = rans::decode_stream(r, n, k == 0 ? lay.key0 : nullptr, bufs[k]);
   if (!r.done()) fail(what, "corrupt FLOAT_SPLIT chunk: {} bytes after the last stream", r.remaining());

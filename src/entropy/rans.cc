@@ -495,6 +495,9 @@ bool decode_lanes(const LaneJob& job) {
 }
 
 bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p) {
+  p.raw = nullptr;
+  p.constant = 0;
+  p.adaptive = false;
   uint8_t mode = r.u8("stream mode");
   if (mode == kRaw) {
     p.raw = r.take(n, "raw stream").data();
@@ -551,7 +554,7 @@ bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p) {
 }
 
 const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<uint8_t>& buf) {
-  ParsedStream p;
+  thread_local ParsedStream p;  // its tables are reused from chunk to chunk
   if (!parse_stream(r, n, keys, p)) {
     if (p.raw) return p.raw;
     if (p.adaptive) {
@@ -572,7 +575,8 @@ const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<u
   }
   // Lane j at j * (seg + 128) mod 4 KiB: the lanes' stores spread over the whole page.
   job.lane_stride = seg + 128;
-  std::vector<uint8_t> skewed(job.lane_stride * job.lanes);
+  thread_local std::vector<uint8_t> skewed;
+  skewed.resize(job.lane_stride * job.lanes);
   job.out = skewed.data();
   if (!decode_lanes(job)) fail(r.what(), "corrupt: rANS stream does not decode to {} symbols", n);
   for (int j = 0; j < job.lanes; ++j) {
