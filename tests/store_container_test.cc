@@ -368,3 +368,25 @@ TEST(Container, ZstdIndexClaimingHugeSizeFailsCheaply) {
   std::memcpy(b.data() + b.size() - 32, &huge, 8);
   EXPECT_NE(error_of([&] { ContainerReader(b, "m"); }).find("256 MiB"), std::string::npos);
 }
+
+TEST(Container, StoredChunksAlignedUnlessTurnedOff) {
+  for (bool align : {true, false}) {
+    auto p = (temp_dir() / (align ? "aligned.pith" : "packed.pith")).string();
+    fs::remove(p);
+    std::vector<uint8_t> a = {1, 2, 3}, b = {4, 5};
+    {
+      ContainerWriter w(p, false);
+      w.set_align_stored(align);
+      for (const auto* v : {&a, &b}) {
+        w.begin_section(SectionKind::Blob, kSectionSource, v == &a ? "a" : "b", {});
+        w.add_stored(*v);
+        w.end_section(xxh64(*v));
+      }
+      w.finish();
+    }
+    ContainerReader r(p);
+    EXPECT_EQ(r.sections()[0].chunks[0].offset, align ? 64u : 16u);
+    EXPECT_EQ(r.sections()[1].chunks[0].offset, align ? 128u : 19u);
+    EXPECT_EQ(r.read_section(r.sections()[1], 1), b);
+  }
+}

@@ -184,6 +184,7 @@ void run_compress(const CompressArgs& a) {
   const int threads = resolve_threads(a.threads);
 
   ContainerWriter w(out_path, a.force);
+  w.set_align_stored(false);  // tensor files are decoded, never mapped in place
   Xxh64Stream source_hash, section_hash;
   Progress progress("compress", in.size(), !a.json);
   ordered_pipeline<Encoded>(

@@ -83,6 +83,7 @@ struct ContainerWriter::Impl {
   std::vector<SectionInfo> sections;
   SourceInfo source;
   bool open = false;
+  bool align_stored = true;
 
   Impl(const std::string& path, bool force) : out(path, force) {}
 
@@ -99,7 +100,7 @@ struct ContainerWriter::Impl {
     // continue the run follow without padding so mapped() can return the whole run.
     const bool continues = !s.chunks.empty() && s.chunks.back().codec == 0 &&
                            s.chunks.back().offset + s.chunks.back().stored_size == out.offset();
-    if (codec == 0 && !continues) out.pad_to(kStoredAlign);
+    if (codec == 0 && !continues && align_stored) out.pad_to(kStoredAlign);
     ChunkInfo c;
     c.offset = out.offset();
     c.stored_size = payload.size();
@@ -192,6 +193,8 @@ void ContainerWriter::end_section(uint64_t raw_xxh64) {
 }
 
 void ContainerWriter::set_source(const SourceInfo& s) { impl_->source = s; }
+
+void ContainerWriter::set_align_stored(bool align) { impl_->align_stored = align; }
 
 void ContainerWriter::finish() {
   if (impl_->open) fail(path(), "internal error: finish() inside a section");

@@ -58,6 +58,9 @@ class ContainerWriter {
   void add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64);
   // Convenience: content already in memory, stored uncompressed (codec 0), 64-byte aligned.
   void add_stored(std::span<const uint8_t> raw);
+  // Codec-0 chunks are 64-byte aligned so readers can map them (the default). Files
+  // whose sections are only decoded, never mapped, turn this off to save the padding.
+  void set_align_stored(bool align);
   void end_section(uint64_t raw_xxh64);
   void set_source(const SourceInfo& s);
   void finish();
