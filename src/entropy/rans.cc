@@ -192,8 +192,45 @@ struct ContextPlan {
   double bits = 0;
 };
 
-ContextPlan plan_contexts(std::span<const uint8_t> syms, KeyMap keys, const Lanes& L, int scale_bits,
-                          const uint32_t* order0) {
+// Symbol counts by the key of the symbol's predecessor in its lane, as prefix sums
+// over the keys that occur: row 0 counts the lane starts (context 0), row i + 1 adds
+// the symbols after keys[i]. The last row is the order-0 histogram.
+struct KeyCounts {
+  std::vector<uint8_t> keys;
+  std::vector<uint32_t> prefix;
+  const uint32_t* order0() const { return &prefix[keys.size() * 256]; }
+};
+
+KeyCounts count_by_key(std::span<const uint8_t> syms, KeyMap keys, const Lanes& L) {
+  // Reused between calls; the rows used are cleared again before returning.
+  thread_local std::vector<uint32_t> hist(257 * 256, 0);  // row 256: lane starts
+  bool seen[256] = {};
+  const size_t n = syms.size();
+  for (int j = 0; j < L.lanes; ++j) {
+    size_t b = L.begin(j), e = L.end(j, n);
+    if (b == e) continue;
+    hist[256 * 256 + syms[b]]++;
+    for (size_t i = b + 1; i < e; ++i) {
+      const uint8_t k = keys[syms[i - 1]];
+      seen[k] = true;
+      hist[k * 256 + syms[i]]++;
+    }
+  }
+  KeyCounts kc;
+  for (int k = 0; k < 256; ++k)
+    if (seen[k]) kc.keys.push_back(static_cast<uint8_t>(k));
+  const size_t m = kc.keys.size();
+  kc.prefix.resize((m + 1) * 256);
+  std::memcpy(kc.prefix.data(), &hist[256 * 256], 256 * sizeof(uint32_t));
+  for (size_t i = 0; i < m; ++i)
+    for (int s = 0; s < 256; ++s) kc.prefix[(i + 1) * 256 + s] = kc.prefix[i * 256 + s] + hist[kc.keys[i] * 256 + s];
+  for (uint8_t k : kc.keys) std::fill_n(&hist[k * 256], 256, 0);
+  std::fill_n(&hist[256 * 256], 256, 0);
+  return kc;
+}
+
+// kc: nullptr for a stream without contexts.
+ContextPlan plan_contexts(const KeyCounts* kc, int scale_bits, const uint32_t* order0) {
   uint8_t present_syms[256];
   int np = 0;
   for (int s = 0; s < 256; ++s)
@@ -201,32 +238,10 @@ ContextPlan plan_contexts(std::span<const uint8_t> syms, KeyMap keys, const Lane
   ContextPlan plan;
   plan.bits = cost_bits(order0, present_syms, np, scale_bits);
   plan.counts.assign(order0, order0 + 256);
-  if (!keys) return plan;
-
-  // Row k: symbols following key k; row 256: first symbols of lanes (context 0).
-  // Reused between calls; the rows used are cleared again before returning.
-  thread_local std::vector<uint32_t> hist(257 * 256, 0);
-  const size_t n = syms.size();
-  for (int j = 0; j < L.lanes; ++j) {
-    size_t b = L.begin(j), e = L.end(j, n);
-    if (b == e) continue;
-    hist[256 * 256 + syms[b]]++;
-    for (size_t i = b + 1; i < e; ++i) hist[keys[syms[i - 1]] * 256 + syms[i]]++;
-  }
-  bool is_key[256] = {};
-  for (int i = 0; i < np; ++i) is_key[keys[present_syms[i]]] = true;
-  std::vector<uint8_t> pk;  // keys that occur as predecessors, ascending
-  for (int k = 0; k < 256; ++k)
-    if (is_key[k]) pk.push_back(static_cast<uint8_t>(k));
+  if (!kc || kc->keys.size() < 2) return plan;
+  const std::vector<uint8_t>& pk = kc->keys;
+  const std::vector<uint32_t>& prefix = kc->prefix;
   const size_t m = pk.size();
-  // prefix[i] = counts over keys pk[0..i) plus the lane starts.
-  std::vector<uint32_t> prefix((m + 1) * 256, 0);
-  std::memcpy(prefix.data(), &hist[256 * 256], 256 * sizeof(uint32_t));
-  for (size_t i = 0; i < m; ++i)
-    for (int s = 0; s < 256; ++s) prefix[(i + 1) * 256 + s] = prefix[i * 256 + s] + hist[pk[i] * 256 + s];
-  for (uint8_t k : pk) std::fill_n(&hist[k * 256], 256, 0);
-  std::fill_n(&hist[256 * 256], 256, 0);
-  if (m < 2) return plan;
   auto interval_cost = [&](size_t a, size_t b) {
     uint32_t c[256];
     for (int i = 0; i < np; ++i) {
@@ -387,21 +402,27 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bo
     w.bytes(syms);
     return;
   }
-  uint32_t h[4][256] = {};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {  // four histograms hide the store-to-load latency of repeats
-    h[0][syms[i]]++;
-    h[1][syms[i + 1]]++;
-    h[2][syms[i + 2]]++;
-    h[3][syms[i + 3]]++;
-  }
-  for (; i < n; ++i) h[0][syms[i]]++;
+  const Lanes L = lanes_for(n, 1 << lanes_log2_for(n));
+  // A stream with contexts gets its order-0 histogram from the counts by key.
+  KeyCounts kc;
   uint32_t order0[256];
-  int present = 0;
-  for (int s = 0; s < 256; ++s) {
-    order0[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s];
-    present += order0[s] != 0;
+  if (keys) {
+    kc = count_by_key(syms, keys, L);
+    std::memcpy(order0, kc.order0(), sizeof(order0));
+  } else {
+    uint32_t h[4][256] = {};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {  // four histograms hide the store-to-load latency of repeats
+      h[0][syms[i]]++;
+      h[1][syms[i + 1]]++;
+      h[2][syms[i + 2]]++;
+      h[3][syms[i + 3]]++;
+    }
+    for (; i < n; ++i) h[0][syms[i]]++;
+    for (int s = 0; s < 256; ++s) order0[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s];
   }
+  int present = 0;
+  for (int s = 0; s < 256; ++s) present += order0[s] != 0;
   if (present == 1) {
     w.u8(kConst);
     w.u8(syms[0]);
@@ -413,7 +434,6 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bo
   };
   if (n == 0) return raw();
   const int scale_bits = std::clamp(static_cast<int>(std::bit_width(n)), kMinScaleBits, kMaxScaleBits);
-  const Lanes L = lanes_for(n, 1 << lanes_log2_for(n));
   uint8_t all[256];
   int na = 0;
   for (int s = 0; s < 256; ++s)
@@ -433,7 +453,7 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bo
   // The rANS candidate is written in place and cut off again if it loses.
   if (order0_bits < 8.0 * n * (n < kSpeedFirstSymbols ? 0.995 : 0.97)) {
     const size_t at = w.size();
-    ContextPlan plan = plan_contexts(syms, keys, L, scale_bits, order0);
+    ContextPlan plan = plan_contexts(keys ? &kc : nullptr, scale_bits, order0);
     encode_rans(syms, keys, plan, L, scale_bits, w, allow_simd);
     const size_t size = w.size() - at;
     if (size < n + 1 && (adaptive_coded.empty() || size <= adaptive_coded.size())) return;
