@@ -57,7 +57,7 @@ class PQScanner4fs final : public CodeScanner {
     for (size_t j = 0; j < m; ++j) {
       for (size_t c = 0; c < 16; ++c) {
         float v = std::nearbyint((lut[j * 16 + c] - mins[j]) * a);
-        auto q = static_cast<uint8_t>(std::clamp(v, 0.0f, 127.0f));
+        auto q = static_cast<uint8_t>(v > 0 ? std::min(v, 127.0f) : 0.0f);  // NaN -> 0, no UB cast
         size_t off = fs_lut_offset(j, c);
         lut8_[off] = q;
         lut8_[off + 16] = q;  // the copy for the second 128-bit lane
