@@ -331,23 +331,25 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
   // the tail of the last lane follows the groups.
   thread_local std::vector<uint16_t> index, words;  // reused: no page faults per chunk
   index.resize(n);
-  for (int j = 0; j < L.lanes; ++j) {
-    const size_t b = L.begin(j), e = L.end(j, n);
-    if (b == e) continue;
-    auto value = [&](size_t i) {  // a lane starts in context 0
-      return static_cast<uint16_t>(i == b ? syms[b] : s2c[syms[i - 1]] << 8 | syms[i]);
-    };
-    const size_t step = static_cast<size_t>(L.lanes), body = std::min(e, b + L.seg);
-    for (size_t i = b; i < body; ++i) index[(i - b) * step + j] = value(i);
-    for (size_t i = body; i < e; ++i) index[L.seg * step + (i - body)] = value(i);  // the last lane's tail
+  auto value = [&](size_t i, size_t lane_begin) {  // a lane starts in context 0
+    return static_cast<uint16_t>(i == lane_begin ? syms[i] : s2c[syms[i - 1]] << 8 | syms[i]);
+  };
+  const size_t step = static_cast<size_t>(L.lanes);
+  // Blocks of 64 groups, so the interleaved writes stay within a few KiB.
+  for (size_t g0 = 0; g0 < L.seg; g0 += 64) {
+    const size_t g1 = std::min(L.seg, g0 + 64);
+    for (int j = 0; j < L.lanes; ++j)
+      for (size_t g = g0; g < g1; ++g) index[g * step + j] = value(L.begin(j) + g, L.begin(j));
   }
+  const int last = L.lanes - 1;
+  for (size_t i = L.begin(last) + L.seg; i < n; ++i)  // the last lane's tail
+    index[L.seg * step + (i - L.begin(last) - L.seg)] = value(i, L.begin(last));
   // The decoder reads in lane order, group by group, then the tail of the last lane;
   // the encoder runs that order backwards, filling the words from the back.
   words.resize(n + 1 + 8);  // at most one word per symbol; 8 below for SIMD stores
   uint16_t* wend = words.data() + words.size();
   EncJob job{index.data(), L.seg, L.lanes, scale_bits, packed.data(), {}, wend};
   for (int j = 0; j < L.lanes; ++j) job.x[j] = kStateLow;
-  const int last = L.lanes - 1;
   for (size_t t = L.end(last, n) - L.begin(last); t-- > L.seg;) encode_step(job, last, t);
 #if defined(__x86_64__)
   if (allow_simd && L.lanes >= 8 && simd_level() >= SimdLevel::AVX2)
