@@ -44,20 +44,19 @@ void info(const std::string& s) {
   if (!globals().quiet) std::fprintf(stderr, "%s\n", s.c_str());
 }
 
-// Codec strings contain commas ("opq32,pq32x8"), so a list of them is separated by
-// spaces (several arguments) or semicolons.
+// Codec strings contain commas ("opq32,pq32x8") but never blanks, so a list of
+// them is separated by blanks (one argument or several) or semicolons.
 std::vector<std::string> split_codecs(const std::vector<std::string>& args) {
   std::vector<std::string> out;
   for (const auto& a : args) {
-    size_t start = 0;
-    while (start <= a.size()) {
-      size_t end = a.find(';', start);
-      if (end == std::string::npos) end = a.size();
-      std::string c = a.substr(start, end - start);
-      c.erase(0, c.find_first_not_of(" \t"));
-      c.erase(c.find_last_not_of(" \t") + 1);
-      if (!c.empty()) out.push_back(c);
-      start = end + 1;
+    std::string cur;
+    for (char ch : a + ";") {
+      if (ch == ';' || ch == ' ' || ch == '\t') {
+        if (!cur.empty()) out.push_back(cur);
+        cur.clear();
+      } else {
+        cur += ch;
+      }
     }
   }
   return out;
