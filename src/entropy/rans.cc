@@ -20,6 +20,7 @@ enum Mode : uint8_t { kRaw = 0, kConst = 1, kRans = 2, kAdaptive = 3 };
 // Large streams are coded only when that saves at least 3%: a mantissa stream that
 // saves 2% would halve FLOAT_SPLIT's decoding speed (measured on BF16 weights).
 constexpr size_t kSpeedFirstSymbols = 65536;
+constexpr double kSpeedFirstSaving = 0.97;  // coded size / raw size at most
 
 // Streams up to this many symbols also try the adaptive coder (no table to pay).
 constexpr size_t kAdaptiveMaxSymbols = 4096;
@@ -372,7 +373,7 @@ bool sample_says_raw(std::span<const uint8_t> syms) {
   for (int s = 0; s < 256; ++s)
     if (h[s]) all[na++] = static_cast<uint8_t>(s);
   const double sampled = static_cast<double>((syms.size() + 7) / 8);
-  return ideal_bits(h, all, na) >= 8.0 * sampled * 0.975;
+  return ideal_bits(h, all, na) >= 8.0 * sampled * kSpeedFirstSaving;
 }
 
 }  // namespace
@@ -453,7 +454,7 @@ void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bo
     adaptive_coded = std::move(a.buf());
   }
   // The rANS candidate is written in place and cut off again if it loses.
-  if (order0_bits < 8.0 * n * (n < kSpeedFirstSymbols ? 0.995 : 0.97)) {
+  if (order0_bits < 8.0 * n * (n < kSpeedFirstSymbols ? 0.995 : kSpeedFirstSaving)) {
     const size_t at = w.size();
     ContextPlan plan = plan_contexts(keys ? &kc : nullptr, scale_bits, order0);
     encode_rans(syms, keys, plan, L, scale_bits, w, allow_simd);
