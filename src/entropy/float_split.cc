@@ -1,5 +1,6 @@
 #include "entropy/float_split.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -141,6 +142,8 @@ void merge(const uint8_t* const* s, DType t, size_t n, uint8_t* out) {
   }
 }
 
+constexpr size_t kKeepScratchBytes = 16 << 20;
+
 }  // namespace
 
 bool float_split_applies(DType t) { return layout(t).streams > 0; }
@@ -172,11 +175,19 @@ void float_split_decode(std::span<const uint8_t> params, std::span<const uint8_t
          dtype_size(t), dtype_name(t));
   const size_t n = out.size() / dtype_size(t);
   ByteReader r(stored, what);
-  thread_local std::vector<uint8_t> bufs[8];  // reused: no zeroing or page faults per chunk
+  // Reused: no zeroing or page faults per chunk. Chunks are about 1 MiB; a thread
+  // keeps no more than that after an outsized (or failed) one.
+  thread_local std::vector<uint8_t> bufs[8];
+  auto trim = [&](size_t keep) {
+    for (auto& b : bufs)
+      if (b.capacity() > keep) std::vector<uint8_t>().swap(b);
+  };
+  trim(std::max(kKeepScratchBytes, n));
   const uint8_t* s[8];
   for (int k = 0; k < lay.streams; ++k) s[k] = rans::decode_stream(r, n, k == 0 ? lay.key0 : nullptr, bufs[k]);
   if (!r.done()) fail(what, "corrupt FLOAT_SPLIT chunk: {} bytes after the last stream", r.remaining());
   merge(s, t, n, out.data());
+  trim(kKeepScratchBytes);
 }
 
 }  // namespace pith

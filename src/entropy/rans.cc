@@ -606,6 +606,7 @@ const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<u
     const size_t len = j == job.lanes - 1 ? n - seg * j : seg;
     std::memcpy(buf.data() + seg * j, skewed.data() + job.lane_stride * j, len);
   }
+  if (skewed.capacity() > (16u << 20)) std::vector<uint8_t>().swap(skewed);  // chunks are ~1 MiB
   return buf.data();
 }
 
