@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <sstream>
@@ -258,6 +260,40 @@ TEST(EvalRun, PlotNeedsPythonAndWritesAnImage) {
   ASSERT_GT(bytes.size(), 8u);
   EXPECT_EQ(std::string(bytes.begin() + 1, bytes.begin() + 4), "PNG");
   EXPECT_THROW(write_plot(rep, png, false), Error);  // exists, no force
+}
+
+std::string run_cli(const std::string& args, int& status) {
+  std::string out;
+  FILE* p = ::popen((std::string(PITH_CLI) + " -q " + args + " 2>&1").c_str(), "r");
+  char buf[4096];
+  for (size_t got; (got = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, got);
+  status = ::pclose(p);
+  return out;
+}
+
+TEST(EvalCli, JsonAndCsvOnStdoutAndTuneJson) {
+  auto base = write_rows("pith_eval_cli.npy", gaussian_rows(600, 16, 4), 600, 16);
+  int status = 0;
+  auto j = nlohmann::json::parse(
+      run_cli("eval " + base + " --no-cache --budgets 4,8 --codecs 'sq2 pca8,sq4' --holdout 40 --json", status));
+  ASSERT_EQ(status, 0);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][1]["codec"], "pca8,sq4");
+  EXPECT_EQ(j["dataset"]["queries"], 40);
+  EXPECT_EQ(j["dataset"]["vectors"], 560);
+  auto csv = run_cli("eval " + base + " --no-cache --budgets 4,8 --codecs 'sq2' --holdout 40 --csv", status);
+  ASSERT_EQ(status, 0);
+  EXPECT_EQ(csv.substr(0, 6), "codec,");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2);
+  auto t = nlohmann::json::parse(
+      run_cli("tune " + base + " --no-cache --metric recall@10 --budget 8 --codecs 'sq2;sq4' --holdout 40 --json", status));
+  ASSERT_EQ(status, 0);
+  EXPECT_EQ(t["codec"], "sq4");
+  EXPECT_EQ(t["objective"], "recall@10");
+  EXPECT_EQ(t["tried"].size(), 2u);
+  auto err = run_cli("tune " + base + " --no-cache --budget 8 --target recall@10=0.9", status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(err.find("exactly one of --budget"), std::string::npos) << err;
 }
 
 }  // namespace
