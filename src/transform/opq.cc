@@ -19,11 +19,11 @@ namespace pith {
 
 namespace {
 
-// Training budget: OPQ alternates a PQ fit and a rotation fit; a subsample of
-// this size and short warm-started k-means runs keep it within seconds while
-// the rotation converges (more points or iterations change MSE by < 1%).
-constexpr size_t kMaxTrain = 16384;
-constexpr int kOuterIters = 16;
+// Training budget: OPQ alternates a PQ fit and a rotation fit. FAISS's cap of
+// 65,536 vectors with 30 rounds of 3 warm k-means iterations lifted sift128
+// opq16,pq16x8 recall@10 from 0.657 (16,384 vectors, 16 rounds) to 0.665.
+constexpr size_t kMaxTrain = 65536;
+constexpr int kOuterIters = 30;
 constexpr int kFirstPqIters = 10;
 constexpr int kPqIters = 3;
 constexpr size_t kCentroids = 256;  // the rotation is fitted for 8-bit codes
