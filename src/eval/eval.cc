@@ -314,12 +314,10 @@ std::vector<CodecResult> evaluate_codec(const EvalData& d, const std::string& co
   double ipe = 0;
   for (size_t q = 0; q < qe; ++q)
     for (size_t i = 0; i < m; ++i) {
-      double a = 0, b = 0;
-      for (size_t j = 0; j < d.dim; ++j) {
-        a += double(d.queries[q * d.dim + j]) * orig[i * d.dim + j];
-        b += double(d.queries[q * d.dim + j]) * back[i * d.dim + j];
-      }
-      ipe += (a - b) * (a - b);
+      double e = 0;  // q·x − q·x̂ = q·(x − x̂)
+      for (size_t j = 0; j < d.dim; ++j)
+        e += double(d.queries[q * d.dim + j]) * (double(orig[i * d.dim + j]) - back[i * d.dim + j]);
+      ipe += e * e;
     }
   base.ip_error = qe > 0 && m > 0 ? std::sqrt(ipe / static_cast<double>(qe * m)) : 0;
 
