@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "common/error.h"
@@ -90,16 +91,28 @@ class SqCodec final : public VectorCodec {
   // steps for everybody.
   void train(const float* x, size_t n, Metric, uint64_t) override {
     if (n == 0) fail_msg("{}: training needs at least 1 vector", spec());
-    const size_t step = std::max<size_t>(1, n / 32768);
-    std::vector<float> v;
+    const size_t step = (n + 16383) / 16384, m = (n + step - 1) / step;
+    // the sampled rows, transposed in tiles of 64 rows so that reading a
+    // dimension's values does not stride through the whole input
+    std::vector<float> cols(d_ * m);
+    for (size_t k0 = 0; k0 < m; k0 += 64)
+      for (size_t j = 0; j < d_; ++j)
+        for (size_t k = k0; k < std::min(m, k0 + 64); ++k) cols[j * m + k] = x[k * step * d_ + j];
     lo_.resize(d_);
     delta_.resize(d_);
     static constexpr double kClip[] = {0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2};
     for (size_t j = 0; j < d_; ++j) {
-      v.clear();
-      for (size_t i = 0; i < n; i += step) v.push_back(x[i * d_ + j]);
-      std::sort(v.begin(), v.end());
-      const size_t m = v.size();
+      std::span<float> v(cols.data() + j * m, m);
+      // only the tails up to the largest clipping need to be in order
+      const size_t t = static_cast<size_t>(kClip[std::size(kClip) - 1] * static_cast<double>(m - 1)) + 1;
+      if (2 * t >= m) {
+        std::sort(v.begin(), v.end());
+      } else {
+        std::nth_element(v.begin(), v.begin() + t, v.end());
+        std::sort(v.begin(), v.begin() + t);
+        std::nth_element(v.begin() + t, v.end() - t, v.end());
+        std::sort(v.end() - t, v.end());
+      }
       double best = INFINITY;
       for (double p : kClip) {
         auto k = static_cast<size_t>(p * static_cast<double>(m - 1));
