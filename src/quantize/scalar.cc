@@ -91,7 +91,7 @@ class SqCodec final : public VectorCodec {
   // steps for everybody.
   void train(const float* x, size_t n, Metric, uint64_t) override {
     if (n == 0) fail_msg("{}: training needs at least 1 vector", spec());
-    const size_t step = (n + 16383) / 16384, m = (n + step - 1) / step;
+    const size_t step = (n + 32767) / 32768, m = (n + step - 1) / step;
     // the sampled rows, transposed in tiles of 64 rows so that reading a
     // dimension's values does not stride through the whole input
     std::vector<float> cols(d_ * m);
