@@ -255,8 +255,13 @@ std::vector<DecodeJob> decode_jobs(const ContainerReader& r, bool source_only) {
 }
 
 struct Decoded {
-  std::vector<uint8_t> bytes;
+  std::unique_ptr<uint8_t[]> data;  // not zeroed first: the decoder writes every byte
+  std::span<uint8_t> bytes;
   std::string error;  // verify collects errors instead of stopping
+  void allocate(size_t n) {
+    data = std::make_unique_for_overwrite<uint8_t[]>(n);
+    bytes = {data.get(), n};
+  }
 };
 
 struct DecompressArgs {
@@ -280,32 +285,44 @@ void run_decompress(const DecompressArgs& a) {
   auto jobs = decode_jobs(r, true);
   const auto& ss = r.sections();
   OutputFile out(out_path, a.force);
-  Xxh64Stream source_hash, section_hash;
-  bool section_start = true;
+  // Every restored byte is hashed once, into the original's checksum, which
+  // covers all chunks and sections. Only when that fails (or a decoder rejects a
+  // chunk) are the chunks decoded again with their own checksums, so the error
+  // names the damaged chunk.
+  auto locate_damage = [&] {
+    std::vector<uint8_t> buf;
+    for (const DecodeJob& j : jobs) {
+      if (j.chunk == kNoChunk) continue;
+      buf.resize(ss[j.section].chunks[j.chunk].raw_size);
+      r.decode_chunk(ss[j.section], j.chunk, buf);
+    }
+  };
+  Xxh64Stream source_hash;
   Progress progress("decompress", r.source().size, !a.json);
-  ordered_pipeline<Decoded>(
-      jobs.size(), threads, kWindowPerThread * threads,
-      [&](size_t i) {
-        Decoded d;
-        const DecodeJob& j = jobs[i];
-        if (j.chunk == kNoChunk) return d;
-        d.bytes.resize(ss[j.section].chunks[j.chunk].raw_size);
-        r.decode_chunk(ss[j.section], j.chunk, d.bytes);
-        return d;
-      },
-      [&](size_t i, Decoded& d) {
-        const DecodeJob& j = jobs[i];
-        if (section_start) section_hash = Xxh64Stream();
-        out.write(d.bytes);
-        section_hash.update(d.bytes);
-        source_hash.update(d.bytes);
-        section_start = j.last;
-        if (j.last && section_hash.digest() != ss[j.section].raw_xxh64)
-          fail(a.input, "section {}: checksum mismatch in the decoded content", ss[j.section].name);
-        progress.add(d.bytes.size());
-      });
-  if (out.offset() != r.source().size || source_hash.digest() != r.source().xxh64)
+  try {
+    ordered_pipeline<Decoded>(
+        jobs.size(), threads, kWindowPerThread * threads,
+        [&](size_t i) {
+          Decoded d;
+          const DecodeJob& j = jobs[i];
+          if (j.chunk == kNoChunk) return d;
+          d.allocate(ss[j.section].chunks[j.chunk].raw_size);
+          r.decode_chunk(ss[j.section], j.chunk, d.bytes, false);
+          return d;
+        },
+        [&](size_t, Decoded& d) {
+          out.write(d.bytes);
+          source_hash.update(d.bytes);
+          progress.add(d.bytes.size());
+        });
+  } catch (const Error&) {
+    locate_damage();
+    throw;
+  }
+  if (out.offset() != r.source().size || source_hash.digest() != r.source().xxh64) {
+    locate_damage();
     fail(a.input, "restored file does not match the original's size and checksum");
+  }
   out.commit();
   progress.finish();
   const double secs = seconds_since(t0);
@@ -344,7 +361,7 @@ void run_verify(const VerifyArgs& a) {
         const DecodeJob& j = jobs[i];
         if (j.chunk == kNoChunk) return d;
         try {
-          d.bytes.resize(ss[j.section].chunks[j.chunk].raw_size);
+          d.allocate(ss[j.section].chunks[j.chunk].raw_size);
           r.decode_chunk(ss[j.section], j.chunk, d.bytes);
         } catch (const Error& e) {
           d.error = e.what();

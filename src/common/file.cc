@@ -117,8 +117,11 @@ void OutputFile::pad_to(uint64_t alignment) {
   }
 }
 
+// No fsync: like zstd, gzip and xz, a new file is written and renamed into place,
+// which never exposes a partial file to readers; surviving a power cut right after
+// the command is left to the file system (ext4 and xfs flush a file renamed over
+// another). An fsync of 5.4 MB took 12-23 ms here, more than decoding it.
 void OutputFile::commit() {
-  if (::fsync(fd_) != 0) fail(path_, "fsync failed: {}", errno_text());
   if (::close(fd_) != 0) {
     fd_ = -1;
     fail(path_, "close failed: {}", errno_text());

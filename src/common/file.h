@@ -47,7 +47,7 @@ class OutputFile {
   void pad_to(uint64_t alignment);  // zero bytes up to a multiple of alignment
   uint64_t offset() const { return offset_; }
   const std::string& path() const { return path_; }
-  void commit();  // fsync, rename; throws on failure
+  void commit();  // close, rename (no fsync, see file.cc); throws on failure
 
  private:
   std::string path_, tmp_;

@@ -94,8 +94,10 @@ class ContainerReader {
 
   // Stored bytes of a chunk, verified against stored_xxh64 when verify is set.
   std::span<const uint8_t> stored(const SectionInfo& s, size_t chunk, bool verify) const;
-  // Decodes one chunk into out (size = chunk raw_size), checking both checksums.
-  void decode_chunk(const SectionInfo& s, size_t chunk, std::span<uint8_t> out) const;
+  // Decodes one chunk into out (size = chunk raw_size), checking both checksums
+  // unless verify is false (for callers that check a hash over the decoded bytes
+  // themselves; the decoders are safe on any input either way).
+  void decode_chunk(const SectionInfo& s, size_t chunk, std::span<uint8_t> out, bool verify = true) const;
   // Whole section content, chunks decoded in parallel, checked against raw_xxh64.
   std::vector<uint8_t> read_section(const SectionInfo& s, int threads) const;
   // Bytes [begin, end) of a section's decoded content (decodes only the chunks it needs).

@@ -17,6 +17,13 @@ namespace pith {
 template <typename T, typename Work, typename Consume>
 void ordered_pipeline(size_t n, int threads, size_t window, Work work, Consume consume) {
   const size_t nthreads = std::min<size_t>(static_cast<size_t>(resolve_threads(threads)), std::max<size_t>(n, 1));
+  if (nthreads == 1) {  // one thread: no worker to start and no hand-over per item
+    for (size_t i = 0; i < n; ++i) {
+      T r = work(i);
+      consume(i, r);
+    }
+    return;
+  }
   window = std::max(window, nthreads);
   std::vector<std::optional<T>> slots(window);
   std::mutex mu;
