@@ -153,9 +153,9 @@ void float_split_encode(std::span<const uint8_t> raw, DType t, std::vector<uint8
   const Layout lay = layout(t);
   const size_t n = raw.size() / dtype_size(t);
   thread_local std::vector<uint8_t> planes;  // reused: no zeroing or page faults per chunk
-  planes.resize(n * lay.streams);
+  uint8_t* const base = rans::scratch(planes, n * lay.streams);
   uint8_t* s[8];
-  for (int k = 0; k < lay.streams; ++k) s[k] = planes.data() + k * n;
+  for (int k = 0; k < lay.streams; ++k) s[k] = base + k * n;
   split(raw, t, n, s);
   ByteWriter w;
   w.buf().reserve(raw.size() + 64);

@@ -331,7 +331,7 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
   // j at g * lanes + j, so one group's indices are adjacent (one vector load);
   // the tail of the last lane follows the groups.
   thread_local std::vector<uint16_t> index, words;  // reused: no page faults per chunk
-  index.resize(n);
+  uint16_t* const idx = scratch(index, n);
   auto value = [&](size_t i, size_t lane_begin) {  // a lane starts in context 0
     return static_cast<uint16_t>(i == lane_begin ? syms[i] : s2c[syms[i - 1]] << 8 | syms[i]);
   };
@@ -340,16 +340,17 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
   for (size_t g0 = 0; g0 < L.seg; g0 += 64) {
     const size_t g1 = std::min(L.seg, g0 + 64);
     for (int j = 0; j < L.lanes; ++j)
-      for (size_t g = g0; g < g1; ++g) index[g * step + j] = value(L.begin(j) + g, L.begin(j));
+      for (size_t g = g0; g < g1; ++g) idx[g * step + j] = value(L.begin(j) + g, L.begin(j));
   }
   const int last = L.lanes - 1;
   for (size_t i = L.begin(last) + L.seg; i < n; ++i)  // the last lane's tail
-    index[L.seg * step + (i - L.begin(last) - L.seg)] = value(i, L.begin(last));
+    idx[L.seg * step + (i - L.begin(last) - L.seg)] = value(i, L.begin(last));
   // The decoder reads in lane order, group by group, then the tail of the last lane;
   // the encoder runs that order backwards, filling the words from the back.
-  words.resize(n + 1 + 8);  // at most one word per symbol; 8 below for SIMD stores
+  // At most one word per symbol, written downwards from the end; 8 below for SIMD stores.
+  scratch(words, n + 1 + 8);
   uint16_t* wend = words.data() + words.size();
-  EncJob job{index.data(), L.seg, L.lanes, scale_bits, packed.data(), {}, wend};
+  EncJob job{idx, L.seg, L.lanes, scale_bits, packed.data(), {}, wend};
   for (int j = 0; j < L.lanes; ++j) job.x[j] = kStateLow;
   for (size_t t = L.end(last, n) - L.begin(last); t-- > L.seg;) encode_step(job, last, t);
 #if defined(__x86_64__)
@@ -580,15 +581,14 @@ const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<u
   thread_local ParsedStream p;  // its tables are reused from chunk to chunk
   if (!parse_stream(r, n, keys, p)) {
     if (p.raw) return p.raw;
-    if (p.adaptive) {
-      buf.resize(n);
-      adaptive::decode(r, buf);
-    } else {
-      buf.assign(n, p.constant);
-    }
-    return buf.data();
+    uint8_t* const out = scratch(buf, n);
+    if (p.adaptive)
+      adaptive::decode(r, {out, n});
+    else
+      std::memset(out, p.constant, n);
+    return out;
   }
-  buf.resize(n);
+  scratch(buf, n);
   LaneJob& job = p.job;
   const size_t seg = n / job.lanes;
   if (job.lanes == 1 || seg % 4096 != 0) {
@@ -599,8 +599,7 @@ const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<u
   // Lane j at j * (seg + 128) mod 4 KiB: the lanes' stores spread over the whole page.
   job.lane_stride = seg + 128;
   thread_local std::vector<uint8_t> skewed;
-  skewed.resize(job.lane_stride * job.lanes);
-  job.out = skewed.data();
+  job.out = scratch(skewed, job.lane_stride * job.lanes);
   if (!decode_lanes(job)) fail(r.what(), "corrupt: rANS stream does not decode to {} symbols", n);
   for (int j = 0; j < job.lanes; ++j) {
     const size_t len = j == job.lanes - 1 ? n - seg * j : seg;

@@ -40,8 +40,16 @@ void encode_step(EncJob& job, int lane, size_t t);  // one symbol, position t of
 void encode_groups_scalar(EncJob& job);
 void encode_groups_avx2(EncJob& job);  // 8 or 32 lanes, AVX2 CPUs
 
+// Scratch buffers reused from chunk to chunk only ever grow: resizing one down and
+// up again would zero the regrown part every time (chunk sizes alternate).
+template <typename T>
+T* scratch(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
 // Reads one stream of `n` symbols from `r`. Returns where the symbols are: inside the
-// reader's buffer for a raw stream, otherwise in `buf` (resized to n). Throws
+// reader's buffer for a raw stream, otherwise in `buf` (grown to at least n). Throws
 // pith::Error (naming r.what()) on any inconsistency.
 const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<uint8_t>& buf);
 
