@@ -183,8 +183,26 @@ void float_split_decode(std::span<const uint8_t> params, std::span<const uint8_t
       if (b.capacity() > keep) std::vector<uint8_t>().swap(b);
   };
   trim(std::max(kKeepScratchBytes, n));
+  // 1-lane rANS streams (small tensors) wait for a second one to decode with.
+  thread_local rans::ParsedStream parsed[8];
   const uint8_t* s[8];
-  for (int k = 0; k < lay.streams; ++k) s[k] = rans::decode_stream(r, n, k == 0 ? lay.key0 : nullptr, bufs[k]);
+  int waiting = -1;
+  for (int k = 0; k < lay.streams; ++k) {
+    rans::ParsedStream& p = parsed[k];
+    if (!rans::parse_stream(r, n, k == 0 ? lay.key0 : nullptr, p) || p.job.lanes != 1) {
+      s[k] = rans::decode_parsed(r, p, n, bufs[k]);
+    } else if (waiting < 0) {
+      waiting = k;
+    } else {
+      rans::ParsedStream& q = parsed[waiting];
+      s[waiting] = q.job.out = rans::scratch(bufs[waiting], n);
+      s[k] = p.job.out = rans::scratch(bufs[k], n);
+      if (!rans::decode_single_lane_pair(q.job, p.job))
+        fail(what, "corrupt: rANS stream does not decode to {} symbols", n);
+      waiting = -1;
+    }
+  }
+  if (waiting >= 0) s[waiting] = rans::decode_parsed(r, parsed[waiting], n, bufs[waiting]);
   if (!r.done()) fail(what, "corrupt FLOAT_SPLIT chunk: {} bytes after the last stream", r.remaining());
   merge(s, t, n, out.data());
   trim(kKeepScratchBytes);

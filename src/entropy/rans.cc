@@ -476,34 +476,52 @@ LaneCursor lane_start(const LaneJob& job) {
   return c;
 }
 
-bool decode_lanes_finish(const LaneJob& job, LaneCursor& c) {
-  const int lanes = job.lanes, sb = job.scale_bits;
-  const size_t seg = job.n / lanes, wc = job.word_count;
-  const uint32_t mask = (1u << sb) - 1;
+namespace {
+
+// One symbol of lane j, written to job.out[i]. Branch-free refill: a read past the
+// last word yields 0 and shows up as pos != word_count at the end, so corrupt
+// input costs no check in the loop.
+inline void decode_step(const LaneJob& job, LaneCursor& c, int j, size_t i) {
   static const uint8_t kZeroWord[2] = {};
-  // Branch-free refill: a read past the last word yields 0 and shows up as
-  // pos != word_count at the end, so corrupt input costs no check in the loop.
-  auto step = [&](int j, size_t i) {
-    uint32_t x = c.x[j];
-    uint32_t e = job.tables[c.base[j] + (x & mask)];
-    uint8_t s = static_cast<uint8_t>(e >> 24);
-    job.out[i] = s;
-    x = ((e & 0xfff) + 1) * (x >> sb) + ((e >> 12) & 0xfff);
-    const uint8_t* src = c.pos < wc ? job.words + 2 * c.pos : kZeroWord;
-    uint32_t wd = src[0] | uint32_t{src[1]} << 8;
-    bool need = x < kStateLow;
-    c.x[j] = need ? x << 16 | wd : x;
-    c.pos += need;
-    c.base[j] = static_cast<uint32_t>(job.sym_to_ctx[s]) << sb;
-  };
-  const size_t stride = job.lane_stride;
-  for (; c.group < seg; ++c.group)
-    for (int j = 0; j < lanes; ++j) step(j, j * stride + c.group);
-  for (size_t i = seg; i < job.n - seg * (lanes - 1); ++i) step(lanes - 1, (lanes - 1) * stride + i);
-  if (c.pos != wc) return false;
-  for (int j = 0; j < lanes; ++j)
+  const int sb = job.scale_bits;
+  uint32_t x = c.x[j];
+  uint32_t e = job.tables[c.base[j] + (x & ((1u << sb) - 1))];
+  uint8_t s = static_cast<uint8_t>(e >> 24);
+  job.out[i] = s;
+  x = ((e & 0xfff) + 1) * (x >> sb) + ((e >> 12) & 0xfff);
+  const uint8_t* src = c.pos < job.word_count ? job.words + 2 * c.pos : kZeroWord;
+  uint32_t wd = src[0] | uint32_t{src[1]} << 8;
+  bool need = x < kStateLow;
+  c.x[j] = need ? x << 16 | wd : x;
+  c.pos += need;
+  c.base[j] = static_cast<uint32_t>(job.sym_to_ctx[s]) << sb;
+}
+
+bool decode_ended(const LaneJob& job, const LaneCursor& c) {
+  if (c.pos != job.word_count) return false;
+  for (int j = 0; j < job.lanes; ++j)
     if (c.x[j] != kStateLow) return false;
   return true;
+}
+
+}  // namespace
+
+bool decode_lanes_finish(const LaneJob& job, LaneCursor& c) {
+  const int lanes = job.lanes;
+  const size_t seg = job.n / lanes, stride = job.lane_stride;
+  for (; c.group < seg; ++c.group)
+    for (int j = 0; j < lanes; ++j) decode_step(job, c, j, j * stride + c.group);
+  for (size_t i = seg; i < job.n - seg * (lanes - 1); ++i) decode_step(job, c, lanes - 1, (lanes - 1) * stride + i);
+  return decode_ended(job, c);
+}
+
+bool decode_single_lane_pair(const LaneJob& a, const LaneJob& b) {
+  LaneCursor ca = lane_start(a), cb = lane_start(b);
+  for (size_t i = 0; i < a.n; ++i) {
+    decode_step(a, ca, 0, i);
+    decode_step(b, cb, 0, i);
+  }
+  return decode_ended(a, ca) && decode_ended(b, cb);
 }
 
 bool decode_lanes_scalar(const LaneJob& job) {
@@ -522,6 +540,7 @@ bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p) {
   p.raw = nullptr;
   p.constant = 0;
   p.adaptive = false;
+  p.rans = false;
   uint8_t mode = r.u8("stream mode");
   if (mode == kRaw) {
     p.raw = r.take(n, "raw stream").data();
@@ -574,12 +593,18 @@ bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p) {
   job.out = nullptr;
   job.n = n;
   job.lane_stride = n / job.lanes;
+  p.rans = true;
   return true;
 }
 
 const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<uint8_t>& buf) {
   thread_local ParsedStream p;  // its tables are reused from chunk to chunk
-  if (!parse_stream(r, n, keys, p)) {
+  parse_stream(r, n, keys, p);
+  return decode_parsed(r, p, n, buf);
+}
+
+const uint8_t* decode_parsed(ByteReader& r, ParsedStream& p, size_t n, std::vector<uint8_t>& buf) {
+  if (!p.rans) {
     if (p.raw) return p.raw;
     uint8_t* const out = scratch(buf, n);
     if (p.adaptive)

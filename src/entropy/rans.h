@@ -79,12 +79,20 @@ struct ParsedStream {
   const uint8_t* raw = nullptr;  // raw stream: its symbols
   uint8_t constant = 0;          // constant stream (raw == nullptr, !adaptive)
   bool adaptive = false;         // adaptive stream: the reader is at its length
+  bool rans = false;             // rANS stream: `job` is set
   std::vector<uint32_t> tables;
   uint8_t sym_to_ctx[256];
   LaneJob job;  // rANS stream: all but `out`
 };
 // Reads a stream's header; true for a rANS stream, whose p.job then needs only `out`.
 bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p);
+// The rest of decode_stream, right after parse_stream (an adaptive stream is read
+// from r; a rANS stream's words were taken already, so it may wait).
+const uint8_t* decode_parsed(ByteReader& r, ParsedStream& p, size_t n, std::vector<uint8_t>& buf);
+// Two 1-lane rANS streams of the same length decoded in one loop: each is a serial
+// chain of table lookups, and interleaving two hides much of that latency. True
+// when both decode cleanly (as decode_lanes would say of each).
+bool decode_single_lane_pair(const LaneJob& a, const LaneJob& b);
 
 bool decode_lanes_scalar(const LaneJob& job);
 bool decode_lanes(const LaneJob& job);  // dispatches to the best kernel for this CPU
