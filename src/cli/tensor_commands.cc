@@ -26,7 +26,6 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 constexpr uint64_t kMaxChunkSize = uint64_t{1} << 30;
-constexpr int kHeaderZstdLevel = 19;  // headers are small and compress far better at high levels
 // Results in flight per thread: enough to hide uneven chunk times, small enough for memory.
 constexpr size_t kWindowPerThread = 4;
 
@@ -113,7 +112,7 @@ Plan plan_input(const MappedFile& in, const CompressArgs& a) {
     NpyHeader h = parse_npy(b, in.path());
     p.format = SourceFormat::Npy;
     p.format_name = "npy";
-    p.pieces.push_back(blob_piece("__npy_header__", b.first(h.data_offset), kHeaderZstdLevel));
+    p.pieces.push_back(blob_piece("__npy_header__", b.first(h.data_offset), metadata_zstd_level(h.data_offset, b.size())));
     p.pieces.push_back(tensor_piece("array", h.dtype, h.shape, b.subspan(h.data_offset)));
     return p;
   }
@@ -121,7 +120,7 @@ Plan plan_input(const MappedFile& in, const CompressArgs& a) {
     SafetensorsFile f = parse_safetensors(b, in.path());
     p.format = SourceFormat::Safetensors;
     p.format_name = "safetensors";
-    p.pieces.push_back(blob_piece("__header__", b.first(f.header_size), kHeaderZstdLevel));
+    p.pieces.push_back(blob_piece("__header__", b.first(f.header_size), metadata_zstd_level(f.header_size, b.size())));
     for (auto& t : f.tensors)
       p.pieces.push_back(tensor_piece(t.name, t.dtype, t.shape, b.subspan(t.begin, t.end - t.begin)));
     return p;

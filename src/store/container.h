@@ -41,6 +41,12 @@ std::vector<uint8_t> encode_tensor_meta(const TensorMeta& m);
 // Checks the layout and that the byte size fits in 64 bits; `what` names the file/section.
 TensorMeta decode_tensor_meta(std::span<const uint8_t> meta, const std::string& what);
 
+// zstd level for metadata (a file's header, the index) of `meta` bytes describing
+// `content` bytes. Level 19 saves ~300 bytes on a 20 KB safetensors header over
+// level 9 but takes ~100M instructions (20+ ms) where level 9 takes ~5M: worth it
+// only where the metadata is a noticeable part of the file (small models).
+inline int metadata_zstd_level(uint64_t meta, uint64_t content) { return meta * 64 >= content ? 19 : 9; }
+
 struct SourceInfo {
   SourceFormat format = SourceFormat::None;
   uint64_t size = 0, xxh64 = 0;
