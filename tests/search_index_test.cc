@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "common/file.h"
+#include "common/hash.h"
 #include "read/npy.h"
 #include "read/vectors.h"
 #include "search/index.h"
@@ -81,6 +83,15 @@ double recall(const std::vector<int64_t>& got, size_t got_k, const std::vector<i
     for (size_t j = 0; j < k; ++j) hit += truth.count(got[i * got_k + j]);
   }
   return double(hit) / double(nq * k);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 struct Result {
@@ -369,6 +380,29 @@ TEST(VectorIndex, TruncatedFileIsAnError) {
   EXPECT_THROW(idx->save(tmp.file("a.pith"), false), Error) << "overwrote without force";
 }
 
+TEST(VectorIndex, CorruptHeaderIsAnError) {
+  TmpDir tmp;
+  auto write = [&](const std::string& json) {
+    ContainerWriter w(tmp.file("h.pith"), true);
+    w.begin_section(16, kSectionRequired, "vector_index", {});
+    std::span<const uint8_t> b(reinterpret_cast<const uint8_t*>(json.data()), json.size());
+    w.add_stored(b);
+    w.end_section(xxh64(b));
+    w.begin_section(17, kSectionRequired, "codec", {});
+    w.end_section(xxh64(nullptr, 0));
+    w.finish();
+    return error_of([&] { VectorIndex::open(tmp.file("h.pith")); });
+  };
+  const std::string ok = R"("version":1,"codec":"f16","metric":"l2","refine":"","dim":4,"code_size":8,"bytes_per_vector":8,"ivf_nlist":0)";
+  EXPECT_NE(write("{" + ok + R"(,"count":1000000000000000})").find("count"), std::string::npos);
+  EXPECT_NE(write("{" + ok + R"(,"count":3})").find("codes"), std::string::npos) << "codes section missing";
+  EXPECT_NE(write(R"({"version":1})"), "");
+  EXPECT_NE(write("not json"), "");
+  std::string v2 = ok;
+  v2.replace(v2.find("\"version\":1"), 11, "\"version\":2");
+  EXPECT_NE(write("{" + v2 + R"(,"count":0})").find("version"), std::string::npos);
+}
+
 // Vector files -------------------------------------------------------------
 
 void write_vecs(const std::string& path, const std::vector<int32_t>& dims, size_t elem) {
@@ -383,15 +417,6 @@ void write_vecs(const std::string& path, const std::vector<int32_t>& dims, size_
 template <typename T>
 void write_array(const std::string& path, DType t, std::vector<uint64_t> shape, const std::vector<T>& v) {
   write_npy(path, t, shape, {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(T)}, true);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(VectorFiles, ReadsEveryType) {

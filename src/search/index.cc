@@ -514,6 +514,8 @@ std::unique_ptr<VectorIndex> Index::open(const std::string& path) {
   if (metric != "ip" && metric != "cos" && metric != "l2") fail(path, "vector index header: unknown metric '{}'", metric);
   uint64_t dim = h["dim"], count = h["count"];
   if (dim < 1 || dim > (1u << 20)) fail(path, "vector index header: dimension {} out of range", dim);
+  // Every vector takes at least one byte of the file, which bounds all size products below.
+  if (count > r.file_size()) fail(path, "vector index header: count {} exceeds the file size", count);
   std::string refine = h["refine"];
   Spec spec;
   std::unique_ptr<VectorCodec> codec;
