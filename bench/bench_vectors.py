@@ -42,17 +42,17 @@ PITH_CODECS = {
     "words300": [
         "pq6x8", "pca64,pq8x8", "pca32,rabitq", "pca128,pq16x4fs",
         "pq15x8", "opq15,pq15x8", "pq30x4fs", "pca64,rabitq",
-        "pq30x8", "opq30,pq30x8", "pq60x4fs", "pca192,rabitq", "pca96,rabitq2",
+        "pq30x8", "opq30,pq30x8", "pq60x4fs", "pca192,rabitq", "pca64,rabitq2", "pca64,rabitq3",
         "pq60x8", "opq60,pq60x8", "pq100x4fs", "rabitq", "pca224,rabitq2",
         "pq100x8", "opq100,pq100x8", "pq150x4fs", "rabitq2", "rabitq3", "pca240,rabitq4",
     ],
 }
 QUICK = {
     "sift128": ["pq8x8", "pq16x8", "pq32x8", "pq64x4fs", "rabitq4", "sq8"],
-    "words300": ["pq6x8", "pq15x8", "pq30x8", "pq60x4fs", "rabitq", "rabitq2", "rabitq3"],
+    "words300": ["pq6x8", "pq15x8", "pq30x8", "pq60x4fs", "pca64,rabitq3", "rabitq", "rabitq2", "rabitq3"],
 }
 # Rerank rows: 32 B codes, float16 refine copy, 100 candidates re-scored.
-PITH_RERANK = {"sift128": ["pq64x4fs", "pq32x8"], "words300": ["pq60x4fs", "pq30x8"]}
+PITH_RERANK = {"sift128": ["pq64x4fs", "pq32x8"], "words300": ["pca64,rabitq3", "pq60x4fs", "pq30x8"]}
 
 
 def faiss_codecs(d):
