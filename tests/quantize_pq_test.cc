@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <string>
@@ -278,6 +279,38 @@ TEST(PQKernels, Scan8LevelsEqualScalar) {
   for (SimdLevel l : levels()) {
     pq_kernels(l).scan8(lut.data(), m, codes.data(), n, got.data());
     EXPECT_EQ(want, got) << simd_name(l);
+  }
+}
+
+TEST(PQKernels, NearestLevelsEqualScalar) {
+  std::mt19937_64 g(65);
+  for (size_t k : {1, 7, 16, 17, 256, 1000}) {
+    const size_t rows = 40;
+    std::vector<float> dots = gaussian(rows, k, 66), cnorm = gaussian(1, k, 67);
+    // Ties: repeated values inside rows, and a row with one value throughout.
+    for (size_t r = 0; r < rows; r += 3)
+      for (size_t j = k / 2; j < k; ++j) dots[r * k + j] = dots[r * k + j - k / 2];
+    for (size_t j = 0; j < k; ++j) {
+      cnorm[j] = std::round(cnorm[j] * 4);
+      dots[j] = 0.5f;
+      if (j % 5 == 0) dots[rows / 2 * k + j] = std::numeric_limits<float>::quiet_NaN();
+    }
+    std::vector<uint32_t> want(rows), got(rows);
+    std::vector<float> wbest(rows), gbest(rows);
+    pq_kernels(SimdLevel::Scalar).nearest(dots.data(), rows, k, cnorm.data(), want.data(), wbest.data());
+    for (size_t r = 0; r < rows; ++r) {
+      uint32_t first = 0;
+      for (size_t j = 0; j < k; ++j)
+        if (cnorm[j] - 2 * dots[r * k + j] < cnorm[first] - 2 * dots[r * k + first] ||
+            std::isnan(cnorm[first] - 2 * dots[r * k + first]))
+          first = static_cast<uint32_t>(j);
+      ASSERT_EQ(want[r], first) << "k " << k << " row " << r;
+    }
+    for (SimdLevel l : levels()) {
+      pq_kernels(l).nearest(dots.data(), rows, k, cnorm.data(), got.data(), gbest.data());
+      EXPECT_EQ(want, got) << simd_name(l) << " k " << k;
+      EXPECT_EQ(wbest, gbest) << simd_name(l) << " k " << k;
+    }
   }
 }
 

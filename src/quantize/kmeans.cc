@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/parallel.h"
+#include "quantize/pq_kernels.h"
 
 namespace pith {
 
@@ -36,29 +37,20 @@ void assign_blocked(const float* x, size_t n, const float* c, size_t k, size_t d
     cnorm[j] = s;
   }
   ConstMap cm(c, static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(d));
+  const PqKernels& kernels = pq_kernels();
   size_t nblocks = (n + kBlock - 1) / kBlock;
   parallel_for(nblocks, threads, [&](size_t b) {
     size_t i0 = b * kBlock, rows = std::min(kBlock, n - i0);
     ConstMap xm(x + i0 * d, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(d));
     RowMat dots = xm * cm.transpose();
+    float best[kBlock];
+    kernels.nearest(dots.data(), rows, k, cnorm.data(), out + i0, best);
+    if (!dist) return;
     for (size_t r = 0; r < rows; ++r) {
-      const float* dr = dots.data() + r * k;
-      float best = std::numeric_limits<float>::infinity();
-      uint32_t arg = 0;
-      for (size_t j = 0; j < k; ++j) {
-        float v = cnorm[j] - 2 * dr[j];
-        if (v < best) {
-          best = v;
-          arg = static_cast<uint32_t>(j);
-        }
-      }
-      out[i0 + r] = arg;
-      if (dist) {
-        const float* xr = x + (i0 + r) * d;
-        float xn = 0;
-        for (size_t t = 0; t < d; ++t) xn += xr[t] * xr[t];
-        dist[i0 + r] = std::max(0.0f, xn + best);
-      }
+      const float* xr = x + (i0 + r) * d;
+      float xn = 0;
+      for (size_t t = 0; t < d; ++t) xn += xr[t] * xr[t];
+      dist[i0 + r] = std::max(0.0f, xn + best[r]);
     }
   });
 }

@@ -1,6 +1,7 @@
 #include "quantize/pq_kernels.h"
 
 #include <cmath>
+#include <limits>
 
 namespace pith {
 
@@ -49,10 +50,27 @@ void scan4fs_scalar(const uint8_t* codes, size_t nblocks, size_t npairs, const u
   }
 }
 
+void nearest_scalar(const float* dots, size_t rows, size_t k, const float* cnorm, uint32_t* out, float* best) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* dr = dots + r * k;
+    float b = std::numeric_limits<float>::infinity();
+    uint32_t arg = 0;
+    for (size_t j = 0; j < k; ++j) {
+      float v = cnorm[j] - 2 * dr[j];
+      if (v < b) {
+        b = v;
+        arg = static_cast<uint32_t>(j);
+      }
+    }
+    out[r] = arg;
+    best[r] = b;
+  }
+}
+
 }  // namespace
 
 namespace pq_kernels_scalar {
-const PqKernels table{scan8_scalar, scan4fs_scalar};
+const PqKernels table{scan8_scalar, scan4fs_scalar, nearest_scalar};
 }
 
 const PqKernels& pq_kernels(SimdLevel level) {

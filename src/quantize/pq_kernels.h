@@ -1,5 +1,5 @@
 #pragma once
-// Scan kernels of the product quantizers. Each exists as a scalar reference
+// Kernels of the product quantizers and their k-means. Each exists as a scalar reference
 // (pq_kernels.cc) and AVX2 / AVX-512 versions (pq_kernels_avx2.cc,
 // pq_kernels_avx512.cc) with identical results; pq_kernels() picks by
 // simd_level() and tests compare every level with the scalar one.
@@ -37,6 +37,10 @@ struct PqKernels {
   // the sums below 2^16 (M ≤ 256 does).
   void (*scan4fs)(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* lut, float scale,
                   float bias, float* dist);
+  // k-means assignment of `rows` points from their dot products with k centroids
+  // (row-major rows × k): out[r] = the first j minimising cnorm[j] − 2·dots[r·k + j],
+  // best[r] = that minimum (+inf when no value compares below it).
+  void (*nearest)(const float* dots, size_t rows, size_t k, const float* cnorm, uint32_t* out, float* best);
 };
 
 const PqKernels& pq_kernels(SimdLevel level);

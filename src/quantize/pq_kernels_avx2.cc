@@ -1,5 +1,7 @@
 #include <immintrin.h>
 
+#include <limits>
+
 #include "quantize/pq_kernels.h"
 
 namespace pith::pq_kernels_avx2 {
@@ -55,8 +57,49 @@ void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t*
   }
 }
 
+// Per lane the first minimum (strict <), then the smallest index among the lanes
+// holding the overall minimum: the first minimum of the row, as the scalar loop.
+void nearest(const float* dots, size_t rows, size_t k, const float* cnorm, uint32_t* out, float* best) {
+  const __m256 two = _mm256_set1_ps(2.0f);
+  const __m256i step = _mm256_set1_epi32(8);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* dr = dots + r * k;
+    __m256 bv = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+    __m256i bi = _mm256_setzero_si256();
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+      __m256 v = _mm256_sub_ps(_mm256_loadu_ps(cnorm + j), _mm256_mul_ps(two, _mm256_loadu_ps(dr + j)));
+      __m256 lt = _mm256_cmp_ps(v, bv, _CMP_LT_OQ);
+      bv = _mm256_blendv_ps(bv, v, lt);
+      bi = _mm256_blendv_epi8(bi, idx, _mm256_castps_si256(lt));
+      idx = _mm256_add_epi32(idx, step);
+    }
+    alignas(32) float lv[8];
+    alignas(32) uint32_t li[8];
+    _mm256_store_ps(lv, bv);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(li), bi);
+    float b = std::numeric_limits<float>::infinity();
+    uint32_t arg = 0;
+    for (int l = 0; l < 8; ++l)
+      if (lv[l] < b || (lv[l] == b && li[l] < arg)) {
+        b = lv[l];
+        arg = li[l];
+      }
+    for (; j < k; ++j) {
+      float v = cnorm[j] - 2 * dr[j];
+      if (v < b) {
+        b = v;
+        arg = static_cast<uint32_t>(j);
+      }
+    }
+    out[r] = arg;
+    best[r] = b;
+  }
+}
+
 }  // namespace
 
-const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs};
+const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs, nearest};
 
 }  // namespace pith::pq_kernels_avx2

@@ -3,6 +3,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <limits>
+
 #include "quantize/pq_kernels.h"
 
 namespace pith::pq_kernels_avx512 {
@@ -56,8 +58,41 @@ void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t*
   }
 }
 
+// Per lane the first minimum (strict <), then the smallest index among the lanes
+// holding the overall minimum: the first minimum of the row, as the scalar loop.
+void nearest(const float* dots, size_t rows, size_t k, const float* cnorm, uint32_t* out, float* best) {
+  const __m512 two = _mm512_set1_ps(2.0f);
+  const __m512i step = _mm512_set1_epi32(16);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* dr = dots + r * k;
+    __m512 bv = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+    __m512i bi = _mm512_setzero_si512();
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t j = 0;
+    for (; j + 16 <= k; j += 16) {
+      __m512 v = _mm512_sub_ps(_mm512_loadu_ps(cnorm + j), _mm512_mul_ps(two, _mm512_loadu_ps(dr + j)));
+      __mmask16 lt = _mm512_cmp_ps_mask(v, bv, _CMP_LT_OQ);
+      bv = _mm512_mask_mov_ps(bv, lt, v);
+      bi = _mm512_mask_mov_epi32(bi, lt, idx);
+      idx = _mm512_add_epi32(idx, step);
+    }
+    float b = _mm512_reduce_min_ps(bv);
+    __mmask16 eq = _mm512_cmp_ps_mask(bv, _mm512_set1_ps(b), _CMP_EQ_OQ);
+    uint32_t arg = eq ? _mm512_mask_reduce_min_epu32(eq, bi) : 0;
+    for (; j < k; ++j) {
+      float v = cnorm[j] - 2 * dr[j];
+      if (v < b) {
+        b = v;
+        arg = static_cast<uint32_t>(j);
+      }
+    }
+    out[r] = arg;
+    best[r] = b;
+  }
+}
+
 }  // namespace
 
-const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs};
+const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs, nearest};
 
 }  // namespace pith::pq_kernels_avx512
