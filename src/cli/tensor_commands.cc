@@ -286,8 +286,8 @@ void run_decompress(const DecompressArgs& a) {
   OutputFile out(out_path, a.force);
   // Every restored byte is hashed once, into the original's checksum, which
   // covers all chunks and sections. Only when that fails (or a decoder rejects a
-  // chunk) are the chunks decoded again with their own checksums, so the error
-  // names the damaged chunk.
+  // chunk) are chunks decoded again with their own checksums, so the error names
+  // the damaged chunk.
   auto locate_damage = [&] {
     std::vector<uint8_t> buf;
     for (const DecodeJob& j : jobs) {
@@ -298,26 +298,26 @@ void run_decompress(const DecompressArgs& a) {
   };
   Xxh64Stream source_hash;
   Progress progress("decompress", r.source().size, !a.json);
-  try {
-    ordered_pipeline<Decoded>(
-        jobs.size(), threads, kWindowPerThread * threads,
-        [&](size_t i) {
-          Decoded d;
-          const DecodeJob& j = jobs[i];
-          if (j.chunk == kNoChunk) return d;
-          d.allocate(ss[j.section].chunks[j.chunk].raw_size);
+  ordered_pipeline<Decoded>(
+      jobs.size(), threads, kWindowPerThread * threads,
+      [&](size_t i) {
+        Decoded d;
+        const DecodeJob& j = jobs[i];
+        if (j.chunk == kNoChunk) return d;
+        d.allocate(ss[j.section].chunks[j.chunk].raw_size);
+        try {
           r.decode_chunk(ss[j.section], j.chunk, d.bytes, false);
-          return d;
-        },
-        [&](size_t, Decoded& d) {
-          out.write(d.bytes);
-          source_hash.update(d.bytes);
-          progress.add(d.bytes.size());
-        });
-  } catch (const Error&) {
-    locate_damage();
-    throw;
-  }
+        } catch (const Error&) {
+          r.decode_chunk(ss[j.section], j.chunk, d.bytes);  // a checksum error names the damage first
+          throw;
+        }
+        return d;
+      },
+      [&](size_t, Decoded& d) {
+        out.write(d.bytes);
+        source_hash.update(d.bytes);
+        progress.add(d.bytes.size());
+      });
   if (out.offset() != r.source().size || source_hash.digest() != r.source().xxh64) {
     locate_damage();
     fail(a.input, "restored file does not match the original's size and checksum");
