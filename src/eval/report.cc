@@ -187,7 +187,11 @@ for i, (fam, rs) in enumerate(sorted(families.items())):
     a2.scatter([r["bits_per_dim"] for r in rs], [r["gaussian_mse"] for r in rs], marker=m, s=40,
                facecolors="none", edgecolors="gray", zorder=2)
 
-pts = sorted((r["bytes_per_vector"], r["recall@10"], r["codec"]) for r in res if r["recall@10"] is not None)
+top = {}
+for r in res:
+    if r["recall@10"] is not None and (r["bytes_per_vector"] not in top or r["recall@10"] > top[r["bytes_per_vector"]][0]):
+        top[r["bytes_per_vector"]] = (r["recall@10"], r["codec"])
+pts = sorted((b, rc, c) for b, (rc, c) in top.items())
 fx, fy, best = [], [], -1.0
 for b, rc, c in pts:
     if rc > best:
