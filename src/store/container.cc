@@ -495,7 +495,7 @@ std::vector<uint8_t> ContainerReader::read_range(const SectionInfo& s, uint64_t 
     tmp.resize(s.chunks[c].raw_size);
     decode_chunk(s, c, tmp);
     const uint64_t from = std::max(begin, cb), to = std::min(end, ce);
-    std::memcpy(out.data() + (from - begin), tmp.data() + (from - cb), to - from);
+    if (to > from) std::memcpy(out.data() + (from - begin), tmp.data() + (from - cb), to - from);  // empty: data() may be null
   }
   return out;
 }
