@@ -22,8 +22,8 @@ for f in data/demo/ppocr_mobile_v2_cls.bf16.safetensors data/demo/ppocr_mobile_v
   printf '   %-40s original %8d  pith %8d  zstd -19 %8d  xz -9 %8d\n' "$b" \
     "$(stat -c%s "$f")" "$(stat -c%s "$OUT/$b.pith")" "$(stat -c%s "$OUT/$b.zst")" "$(stat -c%s "$OUT/$b.xz")"
 done
-$PITH inspect "$OUT/ppocr_mobile_v2_cls.bf16.safetensors.pith" | head -12
-echo "   ..."
+$PITH inspect "$OUT/ppocr_mobile_v2_cls.bf16.safetensors.pith" >"$OUT/inspect.txt"
+head -12 "$OUT/inspect.txt"; echo "   ... (all tensors: $OUT/inspect.txt)"
 $PITH extract "$OUT/ppocr_mobile_v2_cls.f32.safetensors.pith" conv2d_0.w_0 -o "$OUT/conv2d_0.w_0.npy"
 echo "   extracted one tensor without decoding the rest: $OUT/conv2d_0.w_0.npy"
 

@@ -45,13 +45,6 @@ void write_tensor(ContainerWriter& w, const std::string& name, const std::vector
   w.end_section(xxh64(raw));
 }
 
-void put_file(const fs::path& p, const std::vector<uint8_t>& b) {
-  FILE* f = std::fopen(p.c_str(), "wb");
-  ASSERT_TRUE(f);
-  std::fwrite(b.data(), 1, b.size(), f);
-  std::fclose(f);
-}
-
 // A container whose index bytes are given verbatim (stored uncompressed), for
 // forging entries a writer would never produce.
 std::vector<uint8_t> forge(const std::vector<uint8_t>& payload, const std::vector<uint8_t>& index) {

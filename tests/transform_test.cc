@@ -35,7 +35,9 @@ TEST(Transform, RandomOrthogonalIsOrthogonalAndSeeded) {
         EXPECT_NEAR(s, i == k ? 1.0 : 0.0, 1e-5) << d << " " << i << " " << k;
       }
     EXPECT_EQ(m, random_orthogonal(d, 5));
-    if (d > 1) EXPECT_NE(m, random_orthogonal(d, 6));
+    if (d > 1) {
+      EXPECT_NE(m, random_orthogonal(d, 6));
+    }
   }
 }
 
