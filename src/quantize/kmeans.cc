@@ -171,6 +171,15 @@ double kmeans_refine(const float* x, size_t n, size_t d, size_t k, float* c, int
   return inertia;
 }
 
+std::vector<size_t> sample_rows(size_t n, size_t count, std::mt19937_64& rng) {
+  std::vector<size_t> rows(n);
+  std::iota(rows.begin(), rows.end(), size_t{0});
+  for (size_t i = 0; i < count; ++i) std::swap(rows[i], rows[i + rng() % (n - i)]);
+  rows.resize(count);
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
 std::vector<float> kmeans(const float* x, size_t n, size_t d, size_t k, int iters, uint64_t seed, int threads) {
   if (k == 0 || d == 0) fail_msg("k-means: needs at least one centroid of at least one dimension");
   if (n < k) fail_msg("k-means: {} training vectors for {} centroids; need at least as many vectors as centroids", n, k);
@@ -179,10 +188,7 @@ std::vector<float> kmeans(const float* x, size_t n, size_t d, size_t k, int iter
   std::vector<float> sample;
   const float* xs = x;
   if (ns < n) {
-    std::vector<size_t> idx(n);
-    std::iota(idx.begin(), idx.end(), size_t{0});
-    for (size_t i = 0; i < ns; ++i) std::swap(idx[i], idx[i + rng() % (n - i)]);
-    std::sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(ns));  // sequential reads
+    std::vector<size_t> idx = sample_rows(n, ns, rng);
     sample.resize(ns * d);
     for (size_t i = 0; i < ns; ++i) std::memcpy(&sample[i * d], x + idx[i] * d, d * sizeof(float));
     xs = sample.data();

@@ -2,9 +2,14 @@
 // k-means for product quantization codebooks and IVF coarse centroids.
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 namespace pith {
+
+// `count` distinct row numbers of [0, n), drawn with `rng` (a partial Fisher-Yates
+// shuffle) and sorted so that gathering them reads the data sequentially.
+std::vector<size_t> sample_rows(size_t n, size_t count, std::mt19937_64& rng);
 
 // Trains k centroids on n points of d dimensions (row-major) and returns them
 // (k × d, row-major). Initialisation is k-means++ on a seeded sample; `iters`

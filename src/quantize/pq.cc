@@ -100,12 +100,8 @@ class PQCodec final : public VectorCodec {
     if (n < k) fail_msg("{}: needs at least {} training vectors, got {}", spec(), k, n);
     // One subsample for all sub-spaces; each codebook is trained independently.
     size_t ns = std::min(n, kMaxTrain);
-    std::vector<size_t> rows(n);
-    std::iota(rows.begin(), rows.end(), size_t{0});
     std::mt19937_64 rng(seed);
-    for (size_t i = 0; i < ns; ++i) std::swap(rows[i], rows[i + rng() % (n - i)]);
-    rows.resize(ns);
-    std::sort(rows.begin(), rows.end());
+    std::vector<size_t> rows = sample_rows(n, ns, rng);
     std::vector<float> cb(m_ * k * dsub_);
     parallel_for(m_, 0, [&](size_t j) {
       std::vector<float> sub(ns * dsub_);

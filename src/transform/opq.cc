@@ -40,12 +40,8 @@ class OPQ final : public Transform {
   void train(const float* x, size_t n, uint64_t seed) override {
     if (n < kCentroids) fail_msg("{}: training needs at least {} vectors, got {}", spec(), kCentroids, n);
     size_t ns = std::min(n, kMaxTrain);
-    std::vector<size_t> rows(n);
-    std::iota(rows.begin(), rows.end(), size_t{0});
     std::mt19937_64 rng(seed);
-    for (size_t i = 0; i < ns; ++i) std::swap(rows[i], rows[i + rng() % (n - i)]);
-    rows.resize(ns);
-    std::sort(rows.begin(), rows.end());
+    std::vector<size_t> rows = sample_rows(n, ns, rng);
     std::vector<float> xs(ns * d_);
     for (size_t i = 0; i < ns; ++i) std::memcpy(&xs[i * d_], x + rows[i] * d_, d_ * sizeof(float));
 
