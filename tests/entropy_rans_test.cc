@@ -16,7 +16,7 @@ std::vector<uint8_t> encode(std::span<const uint8_t> syms, KeyMap keys) {
 
 std::vector<uint8_t> decode(std::span<const uint8_t> enc, size_t n, KeyMap keys) {
   ByteReader r(enc, "stream");
-  std::vector<uint8_t> buf;
+  Scratch<uint8_t> buf;
   const uint8_t* p = decode_stream(r, n, keys, buf);
   EXPECT_TRUE(r.done());
   return {p, p + n};
@@ -101,7 +101,7 @@ TEST(Rans, UniformBytesAreRaw) {
 TEST(Rans, WrongSymbolCountThrows) {
   auto syms = skewed(50000, 6);
   auto enc = encode(syms, identity_keys());
-  std::vector<uint8_t> buf;
+  Scratch<uint8_t> buf;
   for (size_t n : {49999, 50001}) {
     ByteReader r(enc, "s");
     EXPECT_THROW(decode_stream(r, n, identity_keys(), buf), Error) << n;
@@ -113,7 +113,7 @@ TEST(Rans, ContextsWithoutKeyMapThrow) {
   auto enc = encode(syms, identity_keys());
   ASSERT_EQ(enc[0], 2);  // rANS
   ASSERT_GT(enc[2], 1);  // with contexts
-  std::vector<uint8_t> buf;
+  Scratch<uint8_t> buf;
   ByteReader r(enc, "s");
   EXPECT_THROW(decode_stream(r, syms.size(), nullptr, buf), Error);
 }
@@ -135,7 +135,7 @@ TEST(Rans, RandomCorruptionNeverCrashes) {
           break;
         case 3: bad[rng() % std::min<size_t>(bad.size(), 64)] = static_cast<uint8_t>(rng()); break;
       }
-      std::vector<uint8_t> buf;
+      Scratch<uint8_t> buf;
       ByteReader r(bad, "s");
       try {
         const uint8_t* p = decode_stream(r, n, identity_keys(), buf);

@@ -152,8 +152,8 @@ void float_split_encode(std::span<const uint8_t> raw, DType t, std::vector<uint8
                         std::vector<uint8_t>& payload) {
   const Layout lay = layout(t);
   const size_t n = raw.size() / dtype_size(t);
-  thread_local std::vector<uint8_t> planes;  // reused: no zeroing or page faults per chunk
-  uint8_t* const base = rans::scratch(planes, n * lay.streams);
+  thread_local Scratch<uint8_t> planes;  // reused: no zeroing or page faults per chunk
+  uint8_t* const base = planes.get(n * lay.streams);
   uint8_t* s[8];
   for (int k = 0; k < lay.streams; ++k) s[k] = base + k * n;
   split(raw, t, n, s);
@@ -177,10 +177,9 @@ void float_split_decode(std::span<const uint8_t> params, std::span<const uint8_t
   ByteReader r(stored, what);
   // Reused: no zeroing or page faults per chunk. Chunks are about 1 MiB; a thread
   // keeps no more than that after an outsized (or failed) one.
-  thread_local std::vector<uint8_t> bufs[8];
+  thread_local Scratch<uint8_t> bufs[8];
   auto trim = [&](size_t keep) {
-    for (auto& b : bufs)
-      if (b.capacity() > keep) std::vector<uint8_t>().swap(b);
+    for (auto& b : bufs) b.trim(keep);
   };
   trim(std::max(kKeepScratchBytes, n));
   // 1-lane rANS streams (small tensors) wait for a second one to decode with.
@@ -195,8 +194,8 @@ void float_split_decode(std::span<const uint8_t> params, std::span<const uint8_t
       waiting = k;
     } else {
       rans::ParsedStream& q = parsed[waiting];
-      s[waiting] = q.job.out = rans::scratch(bufs[waiting], n);
-      s[k] = p.job.out = rans::scratch(bufs[k], n);
+      s[waiting] = q.job.out = bufs[waiting].get(n);
+      s[k] = p.job.out = bufs[k].get(n);
       if (!rans::decode_single_lane_pair(q.job, p.job))
         fail(what, "corrupt: rANS stream does not decode to {} symbols", n);
       waiting = -1;

@@ -330,8 +330,8 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
   // Table index (ctx << 8 | symbol) of every symbol, group-major: symbol g of lane
   // j at g * lanes + j, so one group's indices are adjacent (one vector load);
   // the tail of the last lane follows the groups.
-  thread_local std::vector<uint16_t> index, words;  // reused: no page faults per chunk
-  uint16_t* const idx = scratch(index, n);
+  thread_local Scratch<uint16_t> index, words;  // reused: no page faults per chunk
+  uint16_t* const idx = index.get(n);
   auto value = [&](size_t i, size_t lane_begin) {  // a lane starts in context 0
     return static_cast<uint16_t>(i == lane_begin ? syms[i] : s2c[syms[i - 1]] << 8 | syms[i]);
   };
@@ -348,8 +348,7 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
   // The decoder reads in lane order, group by group, then the tail of the last lane;
   // the encoder runs that order backwards, filling the words from the back.
   // At most one word per symbol, written downwards from the end; 8 below for SIMD stores.
-  scratch(words, n + 1 + 8);
-  uint16_t* wend = words.data() + words.size();
+  uint16_t* wend = words.get(n + 1 + 8) + n + 1 + 8;
   EncJob job{idx, L.seg, L.lanes, scale_bits, packed.data(), {}, wend};
   for (int j = 0; j < L.lanes; ++j) job.x[j] = kStateLow;
   for (size_t t = L.end(last, n) - L.begin(last); t-- > L.seg;) encode_step(job, last, t);
@@ -597,23 +596,23 @@ bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p) {
   return true;
 }
 
-const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<uint8_t>& buf) {
+const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, Scratch<uint8_t>& buf) {
   thread_local ParsedStream p;  // its tables are reused from chunk to chunk
   parse_stream(r, n, keys, p);
   return decode_parsed(r, p, n, buf);
 }
 
-const uint8_t* decode_parsed(ByteReader& r, ParsedStream& p, size_t n, std::vector<uint8_t>& buf) {
+const uint8_t* decode_parsed(ByteReader& r, ParsedStream& p, size_t n, Scratch<uint8_t>& buf) {
   if (!p.rans) {
     if (p.raw) return p.raw;
-    uint8_t* const out = scratch(buf, n);
+    uint8_t* const out = buf.get(n);
     if (p.adaptive)
       adaptive::decode(r, {out, n});
     else
       std::memset(out, p.constant, n);
     return out;
   }
-  scratch(buf, n);
+  buf.get(n);
   LaneJob& job = p.job;
   const size_t seg = n / job.lanes;
   if (job.lanes == 1 || seg % 4096 != 0) {
@@ -623,14 +622,14 @@ const uint8_t* decode_parsed(ByteReader& r, ParsedStream& p, size_t n, std::vect
   }
   // Lane j at j * (seg + 128) mod 4 KiB: the lanes' stores spread over the whole page.
   job.lane_stride = seg + 128;
-  thread_local std::vector<uint8_t> skewed;
-  job.out = scratch(skewed, job.lane_stride * job.lanes);
+  thread_local Scratch<uint8_t> skewed;
+  job.out = skewed.get(job.lane_stride * job.lanes);
   if (!decode_lanes(job)) fail(r.what(), "corrupt: rANS stream does not decode to {} symbols", n);
   for (int j = 0; j < job.lanes; ++j) {
     const size_t len = j == job.lanes - 1 ? n - seg * j : seg;
     std::memcpy(buf.data() + seg * j, skewed.data() + job.lane_stride * j, len);
   }
-  if (skewed.capacity() > (16u << 20)) std::vector<uint8_t>().swap(skewed);  // chunks are ~1 MiB
+  skewed.trim(16u << 20);  // chunks are ~1 MiB
   return buf.data();
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/scratch.h"
 
 namespace pith::rans {
 
@@ -40,18 +41,11 @@ void encode_step(EncJob& job, int lane, size_t t);  // one symbol, position t of
 void encode_groups_scalar(EncJob& job);
 void encode_groups_avx2(EncJob& job);  // 8 or 32 lanes, AVX2 CPUs
 
-// Scratch buffers reused from chunk to chunk only ever grow: resizing one down and
-// up again would zero the regrown part every time (chunk sizes alternate).
-template <typename T>
-T* scratch(std::vector<T>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-  return v.data();
-}
 
 // Reads one stream of `n` symbols from `r`. Returns where the symbols are: inside the
 // reader's buffer for a raw stream, otherwise in `buf` (grown to at least n). Throws
 // pith::Error (naming r.what()) on any inconsistency.
-const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, std::vector<uint8_t>& buf);
+const uint8_t* decode_stream(ByteReader& r, size_t n, KeyMap keys, Scratch<uint8_t>& buf);
 
 // The lane-interleaved decoding loop, exposed so tests can compare the kernels.
 // tables: one (1 << scale_bits)-entry decode table per context, entry =
@@ -88,7 +82,7 @@ struct ParsedStream {
 bool parse_stream(ByteReader& r, size_t n, KeyMap keys, ParsedStream& p);
 // The rest of decode_stream, right after parse_stream (an adaptive stream is read
 // from r; a rANS stream's words were taken already, so it may wait).
-const uint8_t* decode_parsed(ByteReader& r, ParsedStream& p, size_t n, std::vector<uint8_t>& buf);
+const uint8_t* decode_parsed(ByteReader& r, ParsedStream& p, size_t n, Scratch<uint8_t>& buf);
 // Two 1-lane rANS streams of the same length decoded in one loop: each is a serial
 // chain of table lookups, and interleaving two hides much of that latency. True
 // when both decode cleanly (as decode_lanes would say of each).
