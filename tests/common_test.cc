@@ -57,6 +57,38 @@ TEST(OutputFile, CommitRenamesAndAbandonLeavesNothing) {
   fs::remove_all(d);
 }
 
+TEST(OutputFile, WriteBehindKeepsOrderAndContent) {
+  auto d = temp_dir();
+  auto p = (d / "behind.bin").string();
+  std::string want;
+  {
+    OutputFile f(p, false);
+    f.write_behind(7);  // tiny buffers: every path (partial, exact, spanning) runs
+    for (int i = 0; i < 300; ++i) {
+      std::string piece(static_cast<size_t>(i % 23), static_cast<char>('a' + i % 26));
+      f.write(piece.data(), piece.size());
+      want += piece;
+    }
+    f.pwrite(3, "XYZ", 3);  // waits for what is queued, then patches in place
+    want.replace(3, 3, "XYZ");
+    f.write("tail", 4);
+    want += "tail";
+    f.pad_to(64);
+    want.resize((want.size() + 63) / 64 * 64, '\0');
+    EXPECT_EQ(f.offset(), want.size());
+    f.commit();
+  }
+  auto b = read_file(p);
+  EXPECT_EQ(std::string(b.begin(), b.end()), want);
+  {
+    OutputFile f((d / "gone.bin").string(), false);
+    f.write_behind(5);
+    f.write("0123456789abcdef", 16);
+  }  // abandoned: the thread stops and the temporary file is removed
+  EXPECT_EQ(count_files(d), 1u);
+  fs::remove_all(d);
+}
+
 TEST(OutputFile, ErrorsNameTheFile) {
   try {
     MappedFile m("/nonexistent/dir/x.pith");

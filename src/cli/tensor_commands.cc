@@ -28,6 +28,9 @@ using nlohmann::json;
 constexpr uint64_t kMaxChunkSize = uint64_t{1} << 30;
 // Results in flight per thread: enough to hide uneven chunk times, small enough for memory.
 constexpr size_t kWindowPerThread = 4;
+// From this output size on, a thread of its own writes the output while the
+// chunks are coded; below it, starting the thread costs more than it saves.
+constexpr uint64_t kWriteBehindBytes = 2 << 20;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -184,6 +187,7 @@ void run_compress(const CompressArgs& a) {
 
   ContainerWriter w(out_path, a.force);
   w.set_align_stored(false);  // tensor files are decoded, never mapped in place
+  if (in.size() >= kWriteBehindBytes) w.write_behind();
   Xxh64Stream source_hash, section_hash;
   Progress progress("compress", in.size(), !a.json);
   ordered_pipeline<Encoded>(
@@ -208,9 +212,13 @@ void run_compress(const CompressArgs& a) {
           section_hash = Xxh64Stream();
         }
         if (!raw.empty()) w.add_chunk(e.chunk, raw.size(), e.raw_xxh64);
-        section_hash.update(raw);
         source_hash.update(raw);
-        if (j.last) w.end_section(section_hash.digest());
+        if (j.first && j.last) {  // one chunk: the section's hash is the chunk's
+          w.end_section(raw.empty() ? xxh64(raw) : e.raw_xxh64);
+        } else {
+          section_hash.update(raw);
+          if (j.last) w.end_section(section_hash.digest());
+        }
         progress.add(raw.size());
       });
   w.set_source({plan.format, in.size(), source_hash.digest()});
@@ -284,6 +292,7 @@ void run_decompress(const DecompressArgs& a) {
   auto jobs = decode_jobs(r, true);
   const auto& ss = r.sections();
   OutputFile out(out_path, a.force);
+  if (r.source().size >= kWriteBehindBytes) out.write_behind();
   // Every restored byte is hashed once, into the original's checksum, which
   // covers all chunks and sections. Only when that fails (or a decoder rejects a
   // chunk) are chunks decoded again with their own checksums, so the error names

@@ -3,6 +3,7 @@
 // bounds-checked view, outputs appear only complete (temporary file + rename).
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -42,6 +43,11 @@ class OutputFile {
 
   void write(const void* data, size_t n);
   void write(std::span<const uint8_t> b) { write(b.data(), b.size()); }
+  // From now on write() copies into buffers of `buffer_bytes` that a thread of
+  // its own writes out, so that the caller's work overlaps the system calls (as
+  // zstd's asynchronous I/O does). A write error surfaces at a later write() or
+  // at commit().
+  void write_behind(size_t buffer_bytes = size_t{1} << 20);
   // Positional write inside what was already written (for headers patched at the end).
   void pwrite(uint64_t offset, const void* data, size_t n);
   void pad_to(uint64_t alignment);  // zero bytes up to a multiple of alignment
@@ -50,7 +56,11 @@ class OutputFile {
   void commit();  // close, rename (no fsync, see file.cc); throws on failure
 
  private:
+  struct Behind;
+  void flush_behind(bool stop);
+
   std::string path_, tmp_;
+  std::unique_ptr<Behind> behind_;
   int fd_ = -1;
   uint64_t offset_ = 0;
   bool committed_ = false;

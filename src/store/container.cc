@@ -196,6 +196,8 @@ void ContainerWriter::set_source(const SourceInfo& s) { impl_->source = s; }
 
 void ContainerWriter::set_align_stored(bool align) { impl_->align_stored = align; }
 
+void ContainerWriter::write_behind() { impl_->out.write_behind(); }
+
 void ContainerWriter::finish() {
   if (impl_->open) fail(path(), "internal error: finish() inside a section");
   std::vector<uint8_t> raw = impl_->encode_index();

@@ -67,6 +67,7 @@ class ContainerWriter {
   // Codec-0 chunks are 64-byte aligned so readers can map them (the default). Files
   // whose sections are only decoded, never mapped, turn this off to save the padding.
   void set_align_stored(bool align);
+  void write_behind();  // the payload is written by a thread of its own (OutputFile::write_behind)
   void end_section(uint64_t raw_xxh64);
   void set_source(const SourceInfo& s);
   void finish();
