@@ -15,7 +15,14 @@ Debian's faiss 1.7.3 has no IndexRaBitQ, so FAISS's RaBitQ rows cannot be run
 here; the issue's reference figures for them are quoted in docs/BENCHMARKS.md.
 
 Usage: /usr/bin/python3 bench/bench_vectors.py [--data ../shared/data]
-           [--pith build/pith] [--datasets words300,sift128] [--quick] [--out FILE.md]
+           [--pith build/pith] [--datasets words300,sift128] [--list main|quick|full]
+           [--sides pith,faiss] [--save ROWS.json] [--load ROWS.json ...] [--out FILE.md]
+
+--list main (the default) runs each side's strongest codecs per budget plus the
+speed references (fast scan at 32 B, 1-bit RaBitQ); full runs every codec (hours
+with Debian's FAISS, whose training is slow). --save writes the measured rows and
+--load adds rows saved by an earlier run, so the two sides can be run apart (the
+tables say which rows were loaded).
 """
 import argparse
 import json
@@ -46,6 +53,19 @@ PITH_CODECS = {
         "pq60x8", "opq60,pq60x8", "pq100x4fs", "rabitq", "pca224,rabitq2",
         "pq100x8", "opq100,pq100x8", "pq150x4fs", "rabitq2", "rabitq3", "pca240,rabitq4",
     ],
+}
+# Each side's strongest codecs at 8/16/32/64/128 B (from the full lists) and the
+# codecs the issue's speed targets name.
+MAIN = {
+    "sift128": ["opq8,pq8x8", "opq16,pq16x8", "pq32x8", "pq64x4fs", "rabitq", "pq64x8", "pq128x8"],
+    "words300": ["pca256,opq8,pq8x8", "pca256,opq16,pq16x8", "pca64,rabitq3", "pq60x4fs", "rabitq",
+                 "pca128,rabitq3c256", "pca192,rabitq4c256"],
+}
+FAISS_MAIN = {
+    "sift128": ["PQ8", "OPQ8,PQ8", "PQ16", "OPQ16,PQ16", "PQ32", "OPQ32,PQ32", "PQ64x4fs", "PQ64", "PQ128",
+                "SQ8", "LSH1024"],
+    "words300": ["PQ6", "OPQ6,PQ6", "OPQ15,PQ15", "OPQ30,PQ30", "PQ60x4fs", "OPQ60,PQ60", "OPQ100,PQ100",
+                 "LSH512", "LSH1024"],
 }
 QUICK = {
     "sift128": ["pq8x8", "pq16x8", "pq32x8", "pq64x4fs", "rabitq4", "sq8"],
@@ -164,7 +184,8 @@ def run_faiss(fstr, nbytes, d, metric, xb, xq, rec, n, nq):
 
 def fmt_row(r):
     f = lambda v: "–" if v is None else f"{v:.3f}"
-    return (f"| {r['side']} | `{r['codec']}` | {r['bytes']} | {f(r['r1'])} | {f(r['r10'])} | {f(r['r100'])} | "
+    side = r["side"] + (" *" if r.get("loaded") else "")
+    return (f"| {side} | `{r['codec']}` | {r['bytes']} | {f(r['r1'])} | {f(r['r10'])} | {f(r['r100'])} | "
             f"{r['qps']:.0f} | {r['ns']:.2f} | {r['build_s']:.1f} |")
 
 
@@ -174,11 +195,22 @@ def main():
     ap.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data"))
     ap.add_argument("--pith", default=os.path.join(here, "..", "build", "pith"))
     ap.add_argument("--datasets", default="words300,sift128")
-    ap.add_argument("--quick", action="store_true", help="a few codecs per side only")
-    ap.add_argument("--no-faiss", action="store_true")
+    ap.add_argument("--list", choices=("main", "quick", "full"), default="main")
+    ap.add_argument("--quick", action="store_true", help="same as --list quick")
+    ap.add_argument("--sides", default="pith,faiss")
+    ap.add_argument("--save", help="write the measured rows (JSON) here")
+    ap.add_argument("--load", action="append", default=[], help="add rows saved by an earlier run")
     ap.add_argument("--out", help="also write the markdown here")
     a = ap.parse_args()
+    if a.quick:
+        a.list = "quick"
+    sides = a.sides.split(",")
     faiss.omp_set_num_threads(1)
+    loaded = []
+    for f in a.load:
+        with open(f) as fh:
+            loaded += [dict(r, loaded=f) for r in json.load(fh)]
+    saved = []
     md = []
     for name in a.datasets.split(","):
         metric = "ip" if name == "words300" else "l2"
@@ -189,28 +221,39 @@ def main():
         xb = np.ascontiguousarray(base, dtype=np.float32)
         xq = np.ascontiguousarray(queries, dtype=np.float32)
         rows = []
+        pith_list = {"main": MAIN, "quick": QUICK, "full": PITH_CODECS}[a.list][name] if "pith" in sides else []
         with tempfile.TemporaryDirectory() as tmp:
             bp = os.path.join(a.data, name, "base.npy")
             qp = os.path.join(a.data, name, "queries.npy")
-            for c in (QUICK if a.quick else PITH_CODECS)[name]:
+            for c in pith_list:
                 r = run_pith(a.pith, name, c, metric, bp, qp, rec, n, nq, tmp)
                 if r:
                     rows.append(r)
                     print(fmt_row(r), file=sys.stderr)
-            for c in PITH_RERANK[name]:
+            for c in (PITH_RERANK[name] if "pith" in sides else []):
                 r = run_pith(a.pith, name, c, metric, bp, qp, rec, n, nq, tmp, refine="f16", rerank=100)
                 if r:
                     rows.append(r)
                     print(fmt_row(r), file=sys.stderr)
-        if not a.no_faiss:
+        if "faiss" in sides:
             fl = faiss_codecs(d)
-            if a.quick:
+            if a.list == "quick":
                 fl = [x for x in fl if x[0].startswith("PQ") or x[0].startswith("OPQ")][::2]
+            elif a.list == "main":
+                fl = [x for x in fl if x[0] in FAISS_MAIN[name]]
             fl += [(f, 32) for f in FAISS_RERANK[name]]
             for fstr, nb in fl:
                 r = run_faiss(fstr, nb, d, metric, xb, xq, rec, n, nq)
                 rows.append(r)
                 print(fmt_row(r), file=sys.stderr)
+                if a.save:  # after every row: FAISS runs are long
+                    with open(a.save, "w") as fh:
+                        json.dump(saved + [dict(x, dataset=name) for x in rows], fh, indent=1)
+        saved += [dict(x, dataset=name) for x in rows]
+        if a.save:
+            with open(a.save, "w") as fh:
+                json.dump(saved, fh, indent=1)
+        rows += [r for r in loaded if r["dataset"] == name]
         md.append(f"### {name} ({n} × {d}, {metric}, {nq} queries, 1 thread)\n")
         md.append("| side | codec | bytes/vec | R@1 | R@10 | R@100 | queries/s | ns/vec/query | build s |")
         md.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -236,6 +279,9 @@ def main():
             md.append(f"| {b} B | {'`' + p['codec'] + '`' if p else '–'} | {p['r10']:.3f} | "
                       f"{'`' + f['codec'] + '`' if f else '–'} | {f['r10'] if f else float('nan'):.3f} | {ok} |"
                       if p else f"| {b} B | – | – | {'`' + f['codec'] + '`' if f else '–'} | – | – |")
+        if any(r.get("loaded") for r in rows):
+            md.append("\n\\* rows loaded from " + ", ".join(sorted({r["loaded"] for r in rows if r.get("loaded")}))
+                      + " (measured by an earlier run of this script).")
         md.append("")
     text = "\n".join(md)
     print(text)
