@@ -173,7 +173,7 @@ std::vector<ChunkJob> cut_chunks(const std::vector<Piece>& pieces, uint64_t chun
 
 struct Encoded {
   EncodedChunk chunk;
-  uint64_t raw_xxh64 = 0;
+  uint64_t raw_xxh64 = 0, stored_xxh64 = 0;  // hashed by the worker, off the writing thread
 };
 
 void run_compress(const CompressArgs& a) {
@@ -200,6 +200,7 @@ void run_compress(const CompressArgs& a) {
         if (!raw.empty()) {
           e.chunk = encode_chunk(raw, p.hint);
           e.raw_xxh64 = xxh64(raw);
+          e.stored_xxh64 = e.chunk.codec == Codec::Stored ? e.raw_xxh64 : xxh64(e.chunk.payload);
         }
         return e;
       },
@@ -211,7 +212,7 @@ void run_compress(const CompressArgs& a) {
           w.begin_section(p.kind, kSectionSource, p.name, p.meta);
           section_hash = Xxh64Stream();
         }
-        if (!raw.empty()) w.add_chunk(e.chunk, raw.size(), e.raw_xxh64);
+        if (!raw.empty()) w.add_chunk(e.chunk, raw.size(), e.raw_xxh64, e.stored_xxh64);
         source_hash.update(raw);
         if (j.first && j.last) {  // one chunk: the section's hash is the chunk's
           w.end_section(raw.empty() ? xxh64(raw) : e.raw_xxh64);

@@ -47,7 +47,7 @@ class OutputFile {
   // its own writes out, so that the caller's work overlaps the system calls (as
   // zstd's asynchronous I/O does). A write error surfaces at a later write() or
   // at commit().
-  void write_behind(size_t buffer_bytes = size_t{1} << 20);
+  void write_behind(size_t buffer_bytes = size_t{256} << 10);
   // Positional write inside what was already written (for headers patched at the end).
   void pwrite(uint64_t offset, const void* data, size_t n);
   void pad_to(uint64_t alignment);  // zero bytes up to a multiple of alignment

@@ -93,7 +93,7 @@ struct ContainerWriter::Impl {
   }
 
   void put_chunk(uint16_t codec, std::vector<uint8_t> params, std::span<const uint8_t> payload, uint64_t raw_size,
-                 uint64_t raw_xxh64) {
+                 uint64_t raw_xxh64, uint64_t stored_xxh64) {
     SectionInfo& s = current();
     if (params.size() > kMaxParams) fail(out.path(), "internal error: codec params of {} bytes", params.size());
     // Stored content is aligned where a run of stored chunks starts; chunks that
@@ -105,7 +105,7 @@ struct ContainerWriter::Impl {
     c.offset = out.offset();
     c.stored_size = payload.size();
     c.raw_size = raw_size;
-    c.stored_xxh64 = xxh64(payload);
+    c.stored_xxh64 = stored_xxh64;
     c.raw_xxh64 = raw_xxh64;
     c.codec = codec;
     c.params = std::move(params);
@@ -175,13 +175,17 @@ void ContainerWriter::begin_section(uint16_t kind, uint16_t flags, const std::st
   impl_->open = true;
 }
 
-void ContainerWriter::add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64) {
-  impl_->put_chunk(static_cast<uint16_t>(c.codec), c.params, c.payload, raw_size, raw_xxh64);
+void ContainerWriter::add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64,
+                                std::optional<uint64_t> stored_xxh64) {
+  // A stored chunk's payload is its raw content: one hash serves both.
+  const uint64_t sh = stored_xxh64 ? *stored_xxh64 : c.codec == Codec::Stored ? raw_xxh64 : xxh64(c.payload);
+  impl_->put_chunk(static_cast<uint16_t>(c.codec), c.params, c.payload, raw_size, raw_xxh64, sh);
 }
 
 void ContainerWriter::add_stored(std::span<const uint8_t> raw) {
   if (raw.empty()) return;
-  impl_->put_chunk(0, {}, raw, raw.size(), xxh64(raw));
+  const uint64_t h = xxh64(raw);
+  impl_->put_chunk(0, {}, raw, raw.size(), h, h);
 }
 
 void ContainerWriter::end_section(uint64_t raw_xxh64) {

@@ -1,6 +1,7 @@
 #pragma once
 // Reading and writing the .pith container (docs/FORMAT.md).
 #include <cstdint>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -60,8 +61,11 @@ class ContainerWriter {
   // Sections are written one at a time: begin, add its chunks in content order, end.
   void begin_section(SectionKind kind, uint16_t flags, const std::string& name, std::vector<uint8_t> meta);
   void begin_section(uint16_t kind, uint16_t flags, const std::string& name, std::vector<uint8_t> meta);
-  // raw_xxh64: hash of the chunk's decoded bytes (the caller has them).
-  void add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64);
+  // raw_xxh64: hash of the chunk's decoded bytes (the caller has them);
+  // stored_xxh64: hash of c.payload when the caller computed it already (on a
+  // worker thread), else it is computed here.
+  void add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64,
+                 std::optional<uint64_t> stored_xxh64 = std::nullopt);
   // Convenience: content already in memory, stored uncompressed (codec 0), 64-byte aligned.
   void add_stored(std::span<const uint8_t> raw);
   // Codec-0 chunks are 64-byte aligned so readers can map them (the default). Files
