@@ -11,11 +11,11 @@ echo "== release build and tests"
 scripts/build.sh
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== ASan+UBSan build: decoder, parser and container tests"
+echo "== ASan+UBSan build: decoder, parser, container and file tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPITH_SANITIZE=ON -DPITH_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'entropy|read|store|cli'
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'common|entropy|read|store|cli'
 
 if [[ -f fuzz/CMakeLists.txt ]]; then
   echo "== fuzz smoke run (${PITH_FUZZ_SECONDS:=20}s per target)"
