@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <numeric>
 #include <random>
 #include <set>
 #include <unistd.h>
@@ -291,6 +292,68 @@ TEST(VectorIndex, ThreadsGiveSameResults) {
     auto s1 = run(*idx, q1, p);
     p.threads = 4;
     EXPECT_EQ(run(*idx, q1, p), s1);
+  }
+}
+
+// Flat search over fast-scan PQ takes the thresholded multi-query scan; it must
+// select exactly what scan() + sorting by (distance, position) selects, ties
+// included (pq3x4fs has few distinct sums), for odd M, a partial last block,
+// query counts that are not a multiple of the scan group, and IVF lists.
+TEST(VectorIndex, FastScanSearchEqualsScanAndSort) {
+  const size_t d = 30, n = 3013, k = 15;
+  auto x = clustered(n, d, 21), q = clustered(7, d, 22);
+  for (std::string codec : {"pq3x4fs", "pq15x4fs", "pq30x4fs", "ivf8,pq10x4fs"}) {
+    for (Metric m : {Metric::L2, Metric::IP}) {
+      SCOPED_TRACE(codec + " " + metric_name(m));
+      auto idx = build(codec, m, x, d, "", 1);
+      const VectorCodec& c = idx->codec();
+      std::vector<uint8_t> rows(n * c.code_size()), stored((n + 31) / 32 * 32 * c.code_size());
+      c.encode(x.data(), n, rows.data());
+      c.pack(rows.data(), n, stored.data());
+      SearchParams p;
+      p.k = k;
+      p.threads = 1;
+      p.nprobe = 8;  // all lists: the same candidates as the flat scan
+      Result got = run(*idx, q, p);
+      // The scan direct, the later half of the codes first: ties at the threshold
+      // then arrive at lower positions and must win.
+      const size_t nq = q.size() / d, half = 47 * 32;
+      std::vector<std::unique_ptr<CodeScanner>> sc;
+      std::vector<const CodeScanner*> scp;
+      std::vector<TopK> tops(nq, TopK(k));
+      for (size_t i = 0; i < nq; ++i) {
+        sc.push_back(c.scanner(&q[i * d], m));
+        scp.push_back(sc.back().get());
+      }
+      for (auto [first, cnt] : {std::pair<size_t, size_t>{half, n - half}, {0, half}}) {
+        for (size_t i = 0; i < nq;) {
+          std::vector<ScanSink*> sinks;
+          for (size_t j = i; j < nq; ++j) sinks.push_back(&tops[j]);
+          size_t done = scp[i]->scan_topk(&scp[i], nq - i, stored.data() + first * c.code_size(), cnt, first,
+                                          sinks.data());
+          ASSERT_GT(done, 0u);
+          i += done;
+        }
+      }
+      for (size_t i = 0; i < nq; ++i) {
+        std::vector<float> dist(n);
+        sc[i]->scan(stored.data(), n, dist.data());
+        std::vector<uint32_t> order(n);
+        std::iota(order.begin(), order.end(), 0u);
+        std::sort(order.begin(), order.end(),
+                  [&](uint32_t a, uint32_t b) { return dist[a] < dist[b] || (dist[a] == dist[b] && a < b); });
+        std::vector<Candidate> direct = tops[i].take_sorted();
+        ASSERT_EQ(direct.size(), k);
+        for (size_t j = 0; j < k; ++j) {
+          EXPECT_EQ(got.dist[i * k + j], m == Metric::L2 ? dist[order[j]] : -dist[order[j]]) << i << " " << j;
+          if (codec.rfind("ivf", 0) != 0) {
+            EXPECT_EQ(got.ids[i * k + j], int64_t(order[j])) << i << " " << j;
+          }
+          EXPECT_EQ(direct[j].pos, order[j]) << i << " " << j;
+          EXPECT_EQ(direct[j].dist, dist[order[j]]) << i << " " << j;
+        }
+      }
+    }
   }
 }
 

@@ -20,6 +20,15 @@ enum class Metric : uint8_t { IP = 0, COS = 1, L2 = 2 };
 const char* metric_name(Metric m);
 Metric metric_from_name(const std::string& s);  // "ip" | "cos" | "l2"; throws pith::Error
 
+// Where a thresholded scan (CodeScanner::scan_topk) delivers its candidates: top-k
+// selection, whose threshold falls as it fills.
+class ScanSink {
+ public:
+  virtual ~ScanSink() = default;
+  virtual float threshold() const = 0;  // larger distances are not wanted
+  virtual void push(float dist, uint64_t pos) = 0;
+};
+
 // Scores one query against many stored codes.
 class CodeScanner {
  public:
@@ -27,6 +36,16 @@ class CodeScanner {
   // codes: `n` vectors in the codec's storage layout, starting at a block boundary
   // (see VectorCodec::block_size). Writes n distances (estimated, smaller = nearer).
   virtual void scan(const uint8_t* codes, size_t n, float* dist) const = 0;
+
+  // Optional faster path to top-k: scans n codes for the queries of group[0..nq)
+  // (group[0] is this scanner; all come from the same codec) and pushes to sinks[j],
+  // as pos0 + i, every vector i of query j whose distance (as scan() gives it, not
+  // NaN) is at or below sinks[j]->threshold() at the time. Returns how many queries
+  // of the group it served, from the first; 0 (the default) means use scan().
+  virtual size_t scan_topk(const CodeScanner* const* /*group*/, size_t /*nq*/, const uint8_t* /*codes*/,
+                           size_t /*n*/, uint64_t /*pos0*/, ScanSink* const* /*sinks*/) const {
+    return 0;
+  }
 };
 
 class VectorCodec {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -58,13 +59,63 @@ class PQScanner4fs final : public CodeScanner {
     scale_ = 1.0f / a;
     for (size_t j = 0; j < m; ++j) {
       for (size_t c = 0; c < 16; ++c) {
-        float v = std::nearbyint((lut[j * 16 + c] - mins[j]) * a);
-        auto q = static_cast<uint8_t>(v > 0 ? std::min(v, 127.0f) : 0.0f);  // NaN -> 0, no UB cast
+        float v = (lut[j * 16 + c] - mins[j]) * a;
+        // Round to nearest even as std::nearbyint, without its library call: adding
+        // and removing 2^23 leaves no fraction bits (exact below 2^22). NaN -> 0.
+        auto q = static_cast<uint8_t>(v > 0 ? (v < 127.0f ? (v + 0x1p23f) - 0x1p23f : 127.0f) : 0.0f);
         size_t off = fs_lut_offset(j, c);
         lut8_[off] = q;
         lut8_[off + 16] = q;  // the copy for the second 128-bit lane
       }
     }
+  }
+
+  size_t scan_topk(const CodeScanner* const* group, size_t nq, const uint8_t* codes, size_t n, uint64_t pos0,
+                   ScanSink* const* sinks) const override {
+    const PQScanner4fs* sc[kFsMaxQueries];
+    const uint8_t* luts[kFsMaxQueries];
+    float scale[kFsMaxQueries], bias[kFsMaxQueries];
+    size_t g = 0;
+    for (; g < std::min(nq, kFsMaxQueries); ++g) {
+      sc[g] = dynamic_cast<const PQScanner4fs*>(group[g]);
+      if (!sc[g] || sc[g]->npairs_ != npairs_) break;
+      luts[g] = sc[g]->lut8_.data();
+      scale[g] = sc[g]->scale_;
+      bias[g] = sc[g]->bias_;
+    }
+    // The thresholds are refreshed once per chunk; a stale one only lets more
+    // candidates through to the exact check below.
+    constexpr size_t kChunkBlocks = 8, kChunk = kChunkBlocks * kFsBlock;
+    uint32_t idx[kFsMaxQueries * kChunk];
+    float dist[kFsMaxQueries * kChunk];
+    uint16_t thr[kFsMaxQueries];
+    // The float threshold each integer one was derived from: top-k thresholds change
+    // rarely once the selection is full (NaN: none yet, it equals nothing).
+    float thr_of[kFsMaxQueries];
+    std::fill_n(thr_of, g, std::numeric_limits<float>::quiet_NaN());
+    size_t cnt[kFsMaxQueries];
+    const size_t nblocks = (n + kFsBlock - 1) / kFsBlock;
+    for (size_t b0 = 0; b0 < nblocks; b0 += kChunkBlocks) {
+      size_t nb = std::min(kChunkBlocks, nblocks - b0);
+      for (size_t j = 0; j < g; ++j) {
+        float t = sinks[j]->threshold();
+        if (t != thr_of[j]) {
+          thr_of[j] = t;
+          thr[j] = sc[j]->sum_limit(t);
+        }
+      }
+      k_.scan4fs_le(codes + b0 * kFsBlock * npairs_, nb, npairs_, luts, g, thr, scale, bias, idx, dist, cnt);
+      for (size_t j = 0; j < g; ++j) {
+        const uint32_t* ji = idx + j * nb * kFsBlock;
+        const float* jd = dist + j * nb * kFsBlock;
+        for (size_t r = 0; r < cnt[j]; ++r) {
+          size_t i = b0 * kFsBlock + ji[r];
+          if (i >= n) break;  // padding of the last block
+          if (jd[r] <= sinks[j]->threshold()) sinks[j]->push(jd[r], pos0 + i);
+        }
+      }
+    }
+    return g;
   }
 
   void scan(const uint8_t* codes, size_t n, float* dist) const override {
@@ -78,6 +129,22 @@ class PQScanner4fs final : public CodeScanner {
   }
 
  private:
+  // The distance of an integer sum, bit for bit as the scan kernels compute it.
+  float distance(uint32_t sum) const { return std::fma(static_cast<float>(sum), scale_, bias_); }
+
+  // The largest sum whose distance is at or below thr, found by bisection since
+  // distance() rises with the sum (scale_ > 0); 0 when none is (the exact check
+  // after the scan drops those).
+  uint16_t sum_limit(float thr) const {
+    uint32_t lo = 0, hi = 65535;
+    if (distance(hi) <= thr) return static_cast<uint16_t>(hi);
+    while (lo + 1 < hi) {  // distance(hi) > thr; distance(lo) <= thr unless lo == 0
+      uint32_t mid = (lo + hi) / 2;
+      (distance(mid) <= thr ? lo : hi) = mid;
+    }
+    return static_cast<uint16_t>(lo);
+  }
+
   size_t npairs_;
   std::vector<uint8_t> lut8_;
   float scale_ = 1, bias_ = 0;

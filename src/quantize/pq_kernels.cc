@@ -50,6 +50,31 @@ void scan4fs_scalar(const uint8_t* codes, size_t nblocks, size_t npairs, const u
   }
 }
 
+void scan4fs_le_scalar(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts, size_t nq,
+                       const uint16_t* thr, const float* scale, const float* bias, uint32_t* idx, float* dist,
+                       size_t* cnt) {
+  const size_t stride = nblocks * kFsBlock;
+  for (size_t q = 0; q < nq; ++q) {
+    const uint8_t* lut = luts[q];
+    size_t c = 0;
+    for (size_t i = 0; i < stride; ++i) {
+      const uint8_t* blk = codes + i / kFsBlock * npairs * kFsBlock;
+      size_t pos = fs_byte_of(i % kFsBlock);
+      uint32_t sum = 0;
+      for (size_t p = 0; p < npairs; ++p) {
+        uint8_t b = blk[p * kFsBlock + pos];
+        sum += lut[fs_lut_offset(2 * p, b & 15)] + lut[fs_lut_offset(2 * p + 1, b >> 4)];
+      }
+      if (sum <= thr[q]) {
+        idx[q * stride + c] = static_cast<uint32_t>(i);
+        dist[q * stride + c] = std::fma(static_cast<float>(sum), scale[q], bias[q]);
+        ++c;
+      }
+    }
+    cnt[q] = c;
+  }
+}
+
 void nearest_scalar(const float* dots, size_t rows, size_t k, const float* cnorm, uint32_t* out, float* best) {
   for (size_t r = 0; r < rows; ++r) {
     const float* dr = dots + r * k;
@@ -70,7 +95,7 @@ void nearest_scalar(const float* dots, size_t rows, size_t k, const float* cnorm
 }  // namespace
 
 namespace pq_kernels_scalar {
-const PqKernels table{scan8_scalar, scan4fs_scalar, nearest_scalar};
+const PqKernels table{scan8_scalar, scan4fs_scalar, scan4fs_le_scalar, nearest_scalar};
 }
 
 const PqKernels& pq_kernels(SimdLevel level) {

@@ -29,6 +29,9 @@ inline size_t fs_lut_offset(size_t subq, size_t centroid) {
   return p / 2 * 128 + (subq % 2) * 64 + (p % 2) * 32 + centroid;
 }
 
+// Queries a thresholded fast scan serves in one pass over the codes.
+constexpr size_t kFsMaxQueries = 4;
+
 struct PqKernels {
   // 8-bit PQ: dist[i] = Σ_j lut[j·256 + codes[i·m + j]], added in order of j.
   void (*scan8)(const float* lut, size_t m, const uint8_t* codes, size_t n, float* dist);
@@ -37,6 +40,16 @@ struct PqKernels {
   // the sums below 2^16 (M ≤ 256 does).
   void (*scan4fs)(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* lut, float scale,
                   float bias, float* dist);
+  // Thresholded fast scan for top-k selection, 1 ≤ nq ≤ kFsMaxQueries queries in one pass
+  // (each code byte is read and split into nibbles once for all of them). For query q
+  // (tables luts[q], limits as for scan4fs) the integer sums S_i = Σ_j lut_j[code_ij]
+  // of the nblocks·32 vectors are compared with thr[q]: the i with S_i <= thr[q] go,
+  // ascending, to idx + q·nblocks·32 and their distances fma(float(S_i), scale[q],
+  // bias[q]) to dist + q·nblocks·32, their number to cnt[q]. Comparing integers skips
+  // the conversion of the sums that top-k selection would reject anyway.
+  void (*scan4fs_le)(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts, size_t nq,
+                     const uint16_t* thr, const float* scale, const float* bias, uint32_t* idx, float* dist,
+                     size_t* cnt);
   // k-means assignment of `rows` points from their dot products with k centroids
   // (row-major rows × k): out[r] = the first j minimising cnorm[j] − 2·dots[r·k + j],
   // best[r] = that minimum (+inf when no value compares below it).

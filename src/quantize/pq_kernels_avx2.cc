@@ -57,6 +57,72 @@ void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t*
   }
 }
 
+// Appends the distances of the lanes of 16 sums at or below thr, vector v of the
+// block for lane v.
+inline void emit_le(__m256i v, __m256i thr, float scale, float bias, size_t first, uint32_t* idx, float* dist,
+                    size_t& c) {
+  // v <= thr as max(v, thr) == thr; the byte mask has two bits per lane.
+  unsigned bytes = unsigned(_mm256_movemask_epi8(_mm256_cmpeq_epi16(_mm256_max_epu16(v, thr), thr)));
+  if (!bytes) return;
+  alignas(32) float d[16];
+  store_dist(v, _mm256_set1_ps(scale), _mm256_set1_ps(bias), d);
+  for (unsigned m = _pext_u32(bytes, 0x55555555u); m; m &= m - 1) {
+    unsigned l = unsigned(__builtin_ctz(m));
+    idx[c] = static_cast<uint32_t>(first + l);
+    dist[c++] = d[l];
+  }
+}
+
+// scan4fs for NQ queries: one load and nibble split of the codes feeds all of them.
+template <size_t NQ>
+void scan4fs_le_n(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts,
+                  const uint16_t* thr, const float* scale, const float* bias, uint32_t* idx, float* dist, size_t* cnt) {
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  const size_t stride = nblocks * kFsBlock;
+  __m256i vt[NQ];
+  #pragma GCC unroll 4
+  for (size_t q = 0; q < NQ; ++q) {
+    vt[q] = _mm256_set1_epi16(static_cast<short>(thr[q]));
+    cnt[q] = 0;
+  }
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = codes + b * npairs * kFsBlock;
+    __m256i all[NQ], odd[NQ];
+    #pragma GCC unroll 4
+    for (size_t q = 0; q < NQ; ++q) all[q] = odd[q] = _mm256_setzero_si256();
+    for (size_t p = 0; p < npairs; ++p) {
+      __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + p * kFsBlock));
+      __m256i lo = _mm256_and_si256(c, mask), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), mask);
+      #pragma GCC unroll 4
+      for (size_t q = 0; q < NQ; ++q) {
+        const uint8_t* t = luts[q] + p / 2 * 128 + p % 2 * 32;
+        __m256i s = _mm256_add_epi8(
+            _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)), lo),
+            _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64)), hi));
+        all[q] = _mm256_add_epi16(all[q], s);
+        odd[q] = _mm256_add_epi16(odd[q], _mm256_srli_epi16(s, 8));
+      }
+    }
+    #pragma GCC unroll 4
+    for (size_t q = 0; q < NQ; ++q) {
+      __m256i even = _mm256_sub_epi16(all[q], _mm256_slli_epi16(odd[q], 8));
+      emit_le(even, vt[q], scale[q], bias[q], b * kFsBlock, idx + q * stride, dist + q * stride, cnt[q]);
+      emit_le(odd[q], vt[q], scale[q], bias[q], b * kFsBlock + 16, idx + q * stride, dist + q * stride, cnt[q]);
+    }
+  }
+}
+
+void scan4fs_le(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts, size_t nq,
+                const uint16_t* thr, const float* scale, const float* bias, uint32_t* idx, float* dist, size_t* cnt) {
+  static_assert(kFsMaxQueries == 4);
+  switch (nq) {
+    case 1: return scan4fs_le_n<1>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
+    case 2: return scan4fs_le_n<2>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
+    case 3: return scan4fs_le_n<3>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
+    default: return scan4fs_le_n<4>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
+  }
+}
+
 // Per lane the first minimum (strict <), then the smallest index among the lanes
 // holding the overall minimum: the first minimum of the row, as the scalar loop.
 void nearest(const float* dots, size_t rows, size_t k, const float* cnorm, uint32_t* out, float* best) {
@@ -100,6 +166,6 @@ void nearest(const float* dots, size_t rows, size_t k, const float* cnorm, uint3
 
 }  // namespace
 
-const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs, nearest};
+const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs, scan4fs_le, nearest};
 
 }  // namespace pith::pq_kernels_avx2

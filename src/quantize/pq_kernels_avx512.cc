@@ -58,6 +58,95 @@ void scan4fs(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t*
   }
 }
 
+// Appends the distances of the lanes of 16 sums that `keep` selects, vector v of
+// the block for lane v.
+inline void emit(__m256i v, __mmask16 keep, __m512 scale, __m512 bias, size_t first, uint32_t* idx, float* dist,
+                 size_t& c) {
+  alignas(64) float d[16];
+  store_dist(v, scale, bias, d);
+  for (unsigned m = keep; m; m &= m - 1) {
+    unsigned l = unsigned(__builtin_ctz(m));
+    idx[c] = static_cast<uint32_t>(first + l);
+    dist[c++] = d[l];
+  }
+}
+
+// scan4fs for NQ queries: one load and nibble split of the codes feeds all of them;
+// each query keeps its two accumulators in registers.
+template <size_t NQ>
+void scan4fs_le_n(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts,
+                  const uint16_t* thr, const float* scale, const float* bias, uint32_t* idx, float* dist, size_t* cnt) {
+  const __m512i mask = _mm512_set1_epi8(0x0f);
+  const __m256i mask256 = _mm256_set1_epi8(0x0f);
+  const size_t ngroups = npairs / 2, stride = nblocks * kFsBlock;
+  __m256i vt[NQ];
+  #pragma GCC unroll 4
+  for (size_t q = 0; q < NQ; ++q) {
+    vt[q] = _mm256_set1_epi16(static_cast<short>(thr[q]));
+    cnt[q] = 0;
+  }
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = codes + b * npairs * kFsBlock;
+    __m512i all[NQ], odd[NQ];
+    #pragma GCC unroll 4
+    for (size_t q = 0; q < NQ; ++q) all[q] = odd[q] = _mm512_setzero_si512();
+    for (size_t g = 0; g < ngroups; ++g) {
+      __m512i c = _mm512_loadu_si512(blk + g * 64);
+      __m512i lo = _mm512_and_si512(c, mask), hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), mask);
+      #pragma GCC unroll 4
+      for (size_t q = 0; q < NQ; ++q) {
+        const uint8_t* t = luts[q] + g * 128;
+        __m512i s = _mm512_add_epi8(_mm512_shuffle_epi8(_mm512_loadu_si512(t), lo),
+                                    _mm512_shuffle_epi8(_mm512_loadu_si512(t + 64), hi));
+        all[q] = _mm512_add_epi16(all[q], s);
+        odd[q] = _mm512_add_epi16(odd[q], _mm512_srli_epi16(s, 8));
+      }
+    }
+    __m256i all2[NQ], odd2[NQ];
+    #pragma GCC unroll 4
+    for (size_t q = 0; q < NQ; ++q) {
+      all2[q] = _mm256_add_epi16(_mm512_castsi512_si256(all[q]), _mm512_extracti64x4_epi64(all[q], 1));
+      odd2[q] = _mm256_add_epi16(_mm512_castsi512_si256(odd[q]), _mm512_extracti64x4_epi64(odd[q], 1));
+    }
+    if (npairs % 2) {  // last pair alone, with 256-bit registers
+      __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + ngroups * 64));
+      __m256i lo = _mm256_and_si256(c, mask256), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), mask256);
+      #pragma GCC unroll 4
+      for (size_t q = 0; q < NQ; ++q) {
+        const uint8_t* t = luts[q] + ngroups * 128;
+        __m256i s = _mm256_add_epi8(
+            _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)), lo),
+            _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64)), hi));
+        all2[q] = _mm256_add_epi16(all2[q], s);
+        odd2[q] = _mm256_add_epi16(odd2[q], _mm256_srli_epi16(s, 8));
+      }
+    }
+    #pragma GCC unroll 4
+    for (size_t q = 0; q < NQ; ++q) {
+      __m256i even = _mm256_sub_epi16(all2[q], _mm256_slli_epi16(odd2[q], 8));
+      __mmask16 ke = _mm256_cmple_epu16_mask(even, vt[q]), ko = _mm256_cmple_epu16_mask(odd2[q], vt[q]);
+      if (ke | ko) {
+        const __m512 vs = _mm512_set1_ps(scale[q]), vb = _mm512_set1_ps(bias[q]);
+        uint32_t* qi = idx + q * stride;
+        float* qd = dist + q * stride;
+        emit(even, ke, vs, vb, b * kFsBlock, qi, qd, cnt[q]);
+        emit(odd2[q], ko, vs, vb, b * kFsBlock + 16, qi, qd, cnt[q]);
+      }
+    }
+  }
+}
+
+void scan4fs_le(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts, size_t nq,
+                const uint16_t* thr, const float* scale, const float* bias, uint32_t* idx, float* dist, size_t* cnt) {
+  static_assert(kFsMaxQueries == 4);
+  switch (nq) {
+    case 1: return scan4fs_le_n<1>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
+    case 2: return scan4fs_le_n<2>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
+    case 3: return scan4fs_le_n<3>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
+    default: return scan4fs_le_n<4>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
+  }
+}
+
 // Per lane the first minimum (strict <), then the smallest index among the lanes
 // holding the overall minimum: the first minimum of the row, as the scalar loop.
 void nearest(const float* dots, size_t rows, size_t k, const float* cnorm, uint32_t* out, float* best) {
@@ -93,6 +182,6 @@ void nearest(const float* dots, size_t rows, size_t k, const float* cnorm, uint3
 
 }  // namespace
 
-const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs, nearest};
+const PqKernels table{pq_kernels_scalar::table.scan8, scan4fs, scan4fs_le, nearest};
 
 }  // namespace pith::pq_kernels_avx512

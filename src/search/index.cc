@@ -33,6 +33,8 @@ constexpr size_t kMaxNlist = size_t{1} << 20;
 constexpr size_t kBlockBytes = 256 * 1024;
 constexpr size_t kMaxQueryGroup = 256;
 constexpr size_t kEncodeRows = 4096;
+// Queries offered to one thresholded scan (CodeScanner::scan_topk); pqMx4fs serves 4.
+constexpr size_t kScanGroup = 4;
 
 struct Spec {
   size_t nlist = 0;
@@ -102,6 +104,24 @@ struct List {
   std::vector<uint8_t> codes_own, refine_own;    // backing when not memory-mapped
   std::vector<int64_t> ids;                      // empty: ids are the positions (flat index only)
 };
+
+// Scores a run of codes (positions pos0, ...) for queries sc[0..nq) into top[0..nq):
+// by the scanners' thresholded scan where they have one, else scan() and a filter.
+void scan_into_topk(const CodeScanner* const* sc, size_t nq, const uint8_t* codes, size_t n, uint64_t pos0,
+                    TopK* top, std::vector<float>& d) {
+  ScanSink* sinks[kScanGroup];
+  for (size_t i = 0; i < nq;) {
+    size_t g = std::min(nq - i, kScanGroup);
+    for (size_t j = 0; j < g; ++j) sinks[j] = &top[i + j];
+    size_t done = sc[i]->scan_topk(sc + i, g, codes, n, pos0, sinks);
+    if (done == 0) {
+      sc[i]->scan(codes, n, d.data());
+      top[i].add(d.data(), n, pos0);
+      done = 1;
+    }
+    i += done;
+  }
+}
 
 class Index final : public VectorIndex {
  public:
@@ -308,17 +328,17 @@ void Index::search_flat(const float* q, size_t nq, size_t kk, int threads,
     size_t g = task / nseg, s = task % nseg;
     size_t q0 = g * group, gq = std::min(group, nq - q0);
     std::vector<std::unique_ptr<CodeScanner>> sc(gq);
+    std::vector<const CodeScanner*> scp(gq);
     std::vector<TopK> top(gq, TopK(kk));
-    for (size_t i = 0; i < gq; ++i) sc[i] = codec_->scanner(q + (q0 + i) * dim_, codec_metric(metric_));
+    for (size_t i = 0; i < gq; ++i) {
+      sc[i] = codec_->scanner(q + (q0 + i) * dim_, codec_metric(metric_));
+      scp[i] = sc[i].get();
+    }
     std::vector<float> d(block);
     size_t b_end = std::min(nblocks, (s + 1) * seg_blocks);
     for (size_t b = s * seg_blocks; b < b_end; ++b) {
       size_t p0 = b * block, m = std::min(block, n - p0);
-      const uint8_t* codes = l.codes.data() + p0 * cs;
-      for (size_t i = 0; i < gq; ++i) {
-        sc[i]->scan(codes, m, d.data());
-        top[i].add(d.data(), m, p0);
-      }
+      scan_into_topk(scp.data(), gq, l.codes.data() + p0 * cs, m, p0, top.data(), d);
     }
     for (size_t i = 0; i < gq; ++i) part[(q0 + i) * nseg + s] = top[i].take_sorted();
   });
@@ -355,15 +375,13 @@ void Index::search_ivf(const float* q, size_t nq, size_t kk, size_t nprobe, int 
     std::partial_sort(lists.begin(), lists.begin() + nprobe, lists.end(),
                       [&](uint32_t a, uint32_t b) { return cd[a] < cd[b] || (cd[a] == cd[b] && a < b); });
     auto sc = codec_->scanner(q + i * dim_, codec_metric(metric_));
+    const CodeScanner* scp = sc.get();
     TopK top(kk);
     std::vector<float> d(block);
     for (size_t j = 0; j < nprobe; ++j) {
       const List& l = lists_[lists[j]];
-      for (size_t p0 = 0; p0 < l.n; p0 += block) {
-        size_t m = std::min(block, l.n - p0);
-        sc->scan(l.codes.data() + p0 * cs, m, d.data());
-        top.add(d.data(), m, starts[lists[j]] + p0);
-      }
+      for (size_t p0 = 0; p0 < l.n; p0 += block)
+        scan_into_topk(&scp, 1, l.codes.data() + p0 * cs, std::min(block, l.n - p0), starts[lists[j]] + p0, &top, d);
     }
     out[i] = top.take_sorted();
   });

@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "quantize/codec.h"
 #include "search/select_kernels.h"
 
 namespace pith {
@@ -23,9 +24,14 @@ struct Candidate {
   }
 };
 
-class TopK {
+class TopK final : public ScanSink {
  public:
   explicit TopK(size_t k) : k_(k) { heap_.reserve(k); }
+
+  float threshold() const override {
+    return heap_.size() < k_ ? std::numeric_limits<float>::infinity() : heap_.front().dist;
+  }
+  void push(float dist, uint64_t pos) override { push({dist, pos}); }
 
   // Distances of vectors pos0, pos0 + 1, ...; NaN distances are never selected.
   void add(const float* dist, size_t n, uint64_t pos0) {
@@ -59,9 +65,6 @@ class TopK {
   }
 
  private:
-  float threshold() const {
-    return heap_.size() < k_ ? std::numeric_limits<float>::infinity() : heap_.front().dist;
-  }
   size_t k_;
   std::vector<Candidate> heap_;
 };
