@@ -198,6 +198,8 @@ def main():
     ap.add_argument("--list", choices=("main", "quick", "full"), default="main")
     ap.add_argument("--quick", action="store_true", help="same as --list quick")
     ap.add_argument("--sides", default="pith,faiss")
+    ap.add_argument("--codecs", help="pith codecs to run instead of the list, separated by ';'")
+    ap.add_argument("--no-rerank", action="store_true")
     ap.add_argument("--save", help="write the measured rows (JSON) here")
     ap.add_argument("--load", action="append", default=[], help="add rows saved by an earlier run")
     ap.add_argument("--out", help="also write the markdown here")
@@ -222,6 +224,8 @@ def main():
         xq = np.ascontiguousarray(queries, dtype=np.float32)
         rows = []
         pith_list = {"main": MAIN, "quick": QUICK, "full": PITH_CODECS}[a.list][name] if "pith" in sides else []
+        if a.codecs is not None and "pith" in sides:
+            pith_list = [c for c in a.codecs.split(";") if c]
         with tempfile.TemporaryDirectory() as tmp:
             bp = os.path.join(a.data, name, "base.npy")
             qp = os.path.join(a.data, name, "queries.npy")
@@ -230,7 +234,7 @@ def main():
                 if r:
                     rows.append(r)
                     print(fmt_row(r), file=sys.stderr)
-            for c in (PITH_RERANK[name] if "pith" in sides else []):
+            for c in (PITH_RERANK[name] if "pith" in sides and not a.no_rerank else []):
                 r = run_pith(a.pith, name, c, metric, bp, qp, rec, n, nq, tmp, refine="f16", rerank=100)
                 if r:
                     rows.append(r)
@@ -241,7 +245,8 @@ def main():
                 fl = [x for x in fl if x[0].startswith("PQ") or x[0].startswith("OPQ")][::2]
             elif a.list == "main":
                 fl = [x for x in fl if x[0] in FAISS_MAIN[name]]
-            fl += [(f, 32) for f in FAISS_RERANK[name]]
+            if not a.no_rerank:
+                fl += [(f, 32) for f in FAISS_RERANK[name]]
             for fstr, nb in fl:
                 r = run_faiss(fstr, nb, d, metric, xb, xq, rec, n, nq)
                 rows.append(r)
