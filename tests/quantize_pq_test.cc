@@ -279,7 +279,7 @@ TEST(PQKernels, FastScanThresholdLevelsEqualScalar) {
       std::vector<float> sorted = sums[q];
       std::sort(sorted.begin(), sorted.end());
       const uint16_t choice[] = {0, static_cast<uint16_t>(sorted[nv / 2]), static_cast<uint16_t>(sorted.back()), 65535};
-      thr[q] = choice[q];
+      thr[q] = choice[q % 4];
     }
     for (size_t nq = 1; nq <= kFsMaxQueries; ++nq) {
       std::vector<uint32_t> want_idx(nq * nv), got_idx(nq * nv);

@@ -95,8 +95,11 @@ class PQScanner4fs final : public CodeScanner {
     std::fill_n(thr_of, g, std::numeric_limits<float>::quiet_NaN());
     size_t cnt[kFsMaxQueries];
     const size_t nblocks = (n + kFsBlock - 1) / kFsBlock;
-    for (size_t b0 = 0; b0 < nblocks; b0 += kChunkBlocks) {
-      size_t nb = std::min(kChunkBlocks, nblocks - b0);
+    // Chunks grow from one block: while a selection fills, its threshold falls fast
+    // and a long chunk would let most of its vectors through.
+    size_t chunk = 1;
+    for (size_t b0 = 0, nb = 0; b0 < nblocks; b0 += nb, chunk = std::min(2 * chunk, kChunkBlocks)) {
+      nb = std::min(chunk, nblocks - b0);
       for (size_t j = 0; j < g; ++j) {
         float t = sinks[j]->threshold();
         if (t != thr_of[j]) {
@@ -138,6 +141,14 @@ class PQScanner4fs final : public CodeScanner {
   uint16_t sum_limit(float thr) const {
     uint32_t lo = 0, hi = 65535;
     if (distance(hi) <= thr) return static_cast<uint16_t>(hi);
+    // Usually the quotient or the next integer is the answer (a threshold is
+    // itself the distance of a sum, which the quotient can miss by a rounding).
+    double guess = (double(thr) - double(bias_)) / double(scale_);
+    if (guess >= 0 && guess < hi - 2) {
+      auto s = static_cast<uint32_t>(guess);
+      if (distance(s + 1) <= thr) ++s;
+      if (distance(s) <= thr && !(distance(s + 1) <= thr)) return static_cast<uint16_t>(s);
+    }
     while (lo + 1 < hi) {  // distance(hi) > thr; distance(lo) <= thr unless lo == 0
       uint32_t mid = (lo + hi) / 2;
       (distance(mid) <= thr ? lo : hi) = mid;

@@ -30,7 +30,7 @@ inline size_t fs_lut_offset(size_t subq, size_t centroid) {
 }
 
 // Queries a thresholded fast scan serves in one pass over the codes.
-constexpr size_t kFsMaxQueries = 4;
+constexpr size_t kFsMaxQueries = 8;
 
 struct PqKernels {
   // 8-bit PQ: dist[i] = Σ_j lut[j·256 + codes[i·m + j]], added in order of j.

@@ -1,5 +1,6 @@
 #include <immintrin.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "quantize/pq_kernels.h"
@@ -73,7 +74,8 @@ inline void emit_le(__m256i v, __m256i thr, float scale, float bias, size_t firs
   }
 }
 
-// scan4fs for NQ queries: one load and nibble split of the codes feeds all of them.
+// scan4fs for NQ queries: one load and nibble split of the codes feeds all of them;
+// each query keeps its two accumulators in registers (the unrolling makes sure).
 template <size_t NQ>
 void scan4fs_le_n(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts,
                   const uint16_t* thr, const float* scale, const float* bias, uint32_t* idx, float* dist, size_t* cnt) {
@@ -112,14 +114,22 @@ void scan4fs_le_n(const uint8_t* codes, size_t nblocks, size_t npairs, const uin
   }
 }
 
+// Four queries at most per pass: 16 registers hold their eight accumulators, the
+// codes and the nibbles; more queries take further passes.
 void scan4fs_le(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts, size_t nq,
                 const uint16_t* thr, const float* scale, const float* bias, uint32_t* idx, float* dist, size_t* cnt) {
-  static_assert(kFsMaxQueries == 4);
-  switch (nq) {
-    case 1: return scan4fs_le_n<1>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
-    case 2: return scan4fs_le_n<2>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
-    case 3: return scan4fs_le_n<3>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
-    default: return scan4fs_le_n<4>(codes, nblocks, npairs, luts, thr, scale, bias, idx, dist, cnt);
+  const size_t stride = nblocks * kFsBlock;
+  for (size_t q = 0; q < nq; q += 4) {
+    auto pass = [&]<size_t NQ>() {
+      scan4fs_le_n<NQ>(codes, nblocks, npairs, luts + q, thr + q, scale + q, bias + q, idx + q * stride,
+                       dist + q * stride, cnt + q);
+    };
+    switch (std::min<size_t>(nq - q, 4)) {
+      case 1: pass.template operator()<1>(); break;
+      case 2: pass.template operator()<2>(); break;
+      case 3: pass.template operator()<3>(); break;
+      default: pass.template operator()<4>(); break;
+    }
   }
 }
 

@@ -33,8 +33,8 @@ constexpr size_t kMaxNlist = size_t{1} << 20;
 constexpr size_t kBlockBytes = 256 * 1024;
 constexpr size_t kMaxQueryGroup = 256;
 constexpr size_t kEncodeRows = 4096;
-// Queries offered to one thresholded scan (CodeScanner::scan_topk); pqMx4fs serves 4.
-constexpr size_t kScanGroup = 4;
+// Queries offered to one thresholded scan (CodeScanner::scan_topk); pqMx4fs serves 8.
+constexpr size_t kScanGroup = 8;
 
 struct Spec {
   size_t nlist = 0;
