@@ -58,15 +58,17 @@ class PQScanner4fs final : public CodeScanner {
     float a = range > 0 ? 127.0f / range : 1.0f;
     scale_ = 1.0f / a;
     for (size_t j = 0; j < m; ++j) {
+      uint8_t q[16];  // local, so that the byte stores alias nothing and the loop vectorizes
       for (size_t c = 0; c < 16; ++c) {
-        float v = (lut[j * 16 + c] - mins[j]) * a;
-        // Round to nearest even as std::nearbyint, without its library call: adding
-        // and removing 2^23 leaves no fraction bits (exact below 2^22). NaN -> 0.
-        auto q = static_cast<uint8_t>(v > 0 ? (v < 127.0f ? (v + 0x1p23f) - 0x1p23f : 127.0f) : 0.0f);
-        size_t off = fs_lut_offset(j, c);
-        lut8_[off] = q;
-        lut8_[off + 16] = q;  // the copy for the second 128-bit lane
+        // Clamped to [0, 127] (NaN -> 0: std::max returns its first argument), then
+        // rounded to nearest even as std::nearbyint, without its library call:
+        // adding and removing 2^23 leaves no fraction bits.
+        float v = std::min(127.0f, std::max(0.0f, (lut[j * 16 + c] - mins[j]) * a));
+        q[c] = static_cast<uint8_t>((v + 0x1p23f) - 0x1p23f);
       }
+      size_t off = fs_lut_offset(j, 0);
+      std::memcpy(&lut8_[off], q, 16);
+      std::memcpy(&lut8_[off + 16], q, 16);  // the copy for the second 128-bit lane
     }
   }
 
@@ -187,7 +189,7 @@ class PQCodec final : public VectorCodec {
       std::vector<float> c = kmeans(sub.data(), ns, dsub_, k, kTrainIters, seed + 1 + j, 1);
       std::memcpy(&cb[j * k * dsub_], c.data(), c.size() * sizeof(float));
     });
-    centroids_ = std::move(cb);
+    set_centroids(std::move(cb));
   }
 
   void encode(const float* x, size_t n, uint8_t* codes) const override {
@@ -262,7 +264,7 @@ class PQCodec final : public VectorCodec {
       fail(r.what(), "{}: codebooks hold {} values, expected {}", spec(), c.size(), want);
     for (float v : c)
       if (!std::isfinite(v)) fail(r.what(), "{}: codebooks hold a non-finite value", spec());
-    centroids_ = std::move(c);
+    set_centroids(std::move(c));
   }
 
  private:
@@ -272,22 +274,34 @@ class PQCodec final : public VectorCodec {
     if (centroids_.empty()) fail_msg("{}: cannot {} before the codec is trained", spec(), what);
   }
 
+  void set_centroids(std::vector<float> c) {
+    centroids_ = std::move(c);
+    size_t k = ksub();
+    by_dim_.resize(centroids_.size());
+    for (size_t j = 0; j < m_; ++j)
+      for (size_t c = 0; c < k; ++c)
+        for (size_t t = 0; t < dsub_; ++t) by_dim_[(j * dsub_ + t) * k + c] = centroids_[(j * k + c) * dsub_ + t];
+  }
+
   // m × ksub distances of the query's sub-vectors to the centroids: squared L2,
-  // or minus the inner product (IP and COS).
+  // or minus the inner product (IP and COS). Each distance adds its dsub terms in
+  // order; the loops run over the centroids innermost (by_dim_), which vectorizes.
   std::vector<float> tables(const float* q, Metric metric) const {
     size_t k = ksub();
     std::vector<float> lut(m_ * k);
     for (size_t j = 0; j < m_; ++j) {
-      const float* qj = q + j * dsub_;
-      for (size_t c = 0; c < k; ++c) {
-        const float* cc = &centroids_[(j * k + c) * dsub_];
-        float s = 0;
-        if (metric == Metric::L2) {
-          for (size_t t = 0; t < dsub_; ++t) s += (qj[t] - cc[t]) * (qj[t] - cc[t]);
-        } else {
-          for (size_t t = 0; t < dsub_; ++t) s -= qj[t] * cc[t];
+      for (size_t c0 = 0; c0 < k; c0 += 16) {
+        float acc[16] = {};  // local and of fixed size: the loops vectorize at -O2
+        for (size_t t = 0; t < dsub_; ++t) {
+          const float* ct = &by_dim_[(j * dsub_ + t) * k + c0];
+          const float qt = q[j * dsub_ + t];
+          if (metric == Metric::L2) {
+            for (size_t c = 0; c < 16; ++c) acc[c] += (qt - ct[c]) * (qt - ct[c]);
+          } else {
+            for (size_t c = 0; c < 16; ++c) acc[c] -= qt * ct[c];
+          }
         }
-        lut[j * k + c] = s;
+        std::memcpy(&lut[j * k + c0], acc, sizeof acc);
       }
     }
     return lut;
@@ -297,6 +311,7 @@ class PQCodec final : public VectorCodec {
   int nbits_;
   bool fastscan_;
   std::vector<float> centroids_;  // m × ksub × dsub
+  std::vector<float> by_dim_;     // the same, m × dsub × ksub
 };
 
 }  // namespace
