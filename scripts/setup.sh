@@ -9,6 +9,9 @@ PKGS=(
   clang libclang-rt-14-dev
   zstd xz-utils bzip2 brotli
   python3 python3-numpy python3-matplotlib python3-faiss
+  # FAISS (the benchmark peer) and numpy otherwise run on the reference BLAS:
+  # FAISS's PQ training took 10 minutes a codec.
+  libopenblas0-serial
 )
 missing=()
 for p in "${PKGS[@]}"; do
