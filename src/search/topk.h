@@ -52,9 +52,15 @@ class TopK final : public ScanSink {
       heap_.push_back(c);
       std::push_heap(heap_.begin(), heap_.end());
     } else if (k_ > 0 && c < heap_.front()) {
-      std::pop_heap(heap_.begin(), heap_.end());
-      heap_.back() = c;
-      std::push_heap(heap_.begin(), heap_.end());
+      // c replaces the worst (the top) and sinks to its place: one pass down the
+      // heap instead of pop_heap + push_heap.
+      size_t i = 0, n = heap_.size();
+      for (size_t ch; (ch = 2 * i + 1) < n; i = ch) {
+        if (ch + 1 < n && heap_[ch] < heap_[ch + 1]) ++ch;
+        if (!(c < heap_[ch])) break;
+        heap_[i] = heap_[ch];
+      }
+      heap_[i] = c;
     }
   }
 
