@@ -87,7 +87,7 @@ class PQScanner4fs final : public CodeScanner {
     }
     // The thresholds are refreshed once per chunk; a stale one only lets more
     // candidates through to the exact check below.
-    constexpr size_t kChunkBlocks = 8, kChunk = kChunkBlocks * kFsBlock;
+    constexpr size_t kChunkBlocks = 16, kChunk = kChunkBlocks * kFsBlock;
     uint32_t idx[kFsMaxQueries * kChunk];
     float dist[kFsMaxQueries * kChunk];
     uint16_t thr[kFsMaxQueries];
