@@ -49,23 +49,38 @@ class PQScanner4fs final : public CodeScanner {
     std::vector<float> mins(m);
     bias_ = 0;
     for (size_t j = 0; j < m; ++j) {
-      auto [lo, hi] = std::minmax_element(lut.begin() + static_cast<std::ptrdiff_t>(j * 16),
-                                          lut.begin() + static_cast<std::ptrdiff_t>(j * 16 + 16));
-      mins[j] = *lo;
-      bias_ += *lo;
-      range = std::max(range, *hi - *lo);
+      // Minimum and maximum of the 16 values by halving: loops of fixed length
+      // without a loop-carried dependence, which vectorize at -O2.
+      const float* t = &lut[j * 16];
+      float lo[8], hi[8];
+      for (size_t c = 0; c < 8; ++c) {
+        lo[c] = std::min(t[c], t[c + 8]);
+        hi[c] = std::max(t[c], t[c + 8]);
+      }
+      for (size_t w = 4; w > 0; w /= 2) {
+        for (size_t c = 0; c < w; ++c) {
+          lo[c] = std::min(lo[c], lo[c + w]);
+          hi[c] = std::max(hi[c], hi[c + w]);
+        }
+      }
+      mins[j] = lo[0];
+      bias_ += lo[0];
+      range = std::max(range, hi[0] - lo[0]);
     }
     float a = range > 0 ? 127.0f / range : 1.0f;
     scale_ = 1.0f / a;
     for (size_t j = 0; j < m; ++j) {
-      uint8_t q[16];  // local, so that the byte stores alias nothing and the loop vectorizes
+      // Local arrays of fixed size (the byte stores alias nothing): the loops vectorize.
+      float v[16];
+      uint8_t q[16];
       for (size_t c = 0; c < 16; ++c) {
         // Clamped to [0, 127] (NaN -> 0: std::max returns its first argument), then
         // rounded to nearest even as std::nearbyint, without its library call:
         // adding and removing 2^23 leaves no fraction bits.
-        float v = std::min(127.0f, std::max(0.0f, (lut[j * 16 + c] - mins[j]) * a));
-        q[c] = static_cast<uint8_t>((v + 0x1p23f) - 0x1p23f);
+        v[c] = std::min(127.0f, std::max(0.0f, (lut[j * 16 + c] - mins[j]) * a));
+        v[c] = (v[c] + 0x1p23f) - 0x1p23f;
       }
+      for (size_t c = 0; c < 16; ++c) q[c] = static_cast<uint8_t>(static_cast<int32_t>(v[c]));
       size_t off = fs_lut_offset(j, 0);
       std::memcpy(&lut8_[off], q, 16);
       std::memcpy(&lut8_[off + 16], q, 16);  // the copy for the second 128-bit lane
@@ -91,10 +106,6 @@ class PQScanner4fs final : public CodeScanner {
     uint32_t idx[kFsMaxQueries * kChunk];
     float dist[kFsMaxQueries * kChunk];
     uint16_t thr[kFsMaxQueries];
-    // The float threshold each integer one was derived from: top-k thresholds change
-    // rarely once the selection is full (NaN: none yet, it equals nothing).
-    float thr_of[kFsMaxQueries];
-    std::fill_n(thr_of, g, std::numeric_limits<float>::quiet_NaN());
     size_t cnt[kFsMaxQueries];
     const size_t nblocks = (n + kFsBlock - 1) / kFsBlock;
     // Chunks grow from one block: while a selection fills, its threshold falls fast
@@ -102,13 +113,7 @@ class PQScanner4fs final : public CodeScanner {
     size_t chunk = 1;
     for (size_t b0 = 0, nb = 0; b0 < nblocks; b0 += nb, chunk = std::min(2 * chunk, kChunkBlocks)) {
       nb = std::min(chunk, nblocks - b0);
-      for (size_t j = 0; j < g; ++j) {
-        float t = sinks[j]->threshold();
-        if (t != thr_of[j]) {
-          thr_of[j] = t;
-          thr[j] = sc[j]->sum_limit(t);
-        }
-      }
+      for (size_t j = 0; j < g; ++j) thr[j] = sc[j]->sum_limit(sinks[j]->threshold());
       k_.scan4fs_le(codes + b0 * kFsBlock * npairs_, nb, npairs_, luts, g, thr, scale, bias, idx, dist, cnt);
       for (size_t j = 0; j < g; ++j) {
         const uint32_t* ji = idx + j * nb * kFsBlock;
@@ -134,28 +139,16 @@ class PQScanner4fs final : public CodeScanner {
   }
 
  private:
-  // The distance of an integer sum, bit for bit as the scan kernels compute it.
-  float distance(uint32_t sum) const { return std::fma(static_cast<float>(sum), scale_, bias_); }
-
-  // The largest sum whose distance is at or below thr, found by bisection since
-  // distance() rises with the sum (scale_ > 0); 0 when none is (the exact check
-  // after the scan drops those).
+  // An integer sum limit that keeps every vector whose distance fma(sum, scale_,
+  // bias_) is at or below thr: the distance is sum·scale_ + bias_ rounded to float
+  // (relative error 2^-24), so such a sum is at most (thr − bias_ + |thr|·2^-23) /
+  // scale_; the margins cover that and the double arithmetic. Sums above the true
+  // limit that get through are dropped by the exact check after the scan.
   uint16_t sum_limit(float thr) const {
-    uint32_t lo = 0, hi = 65535;
-    if (distance(hi) <= thr) return static_cast<uint16_t>(hi);
-    // Usually the quotient or the next integer is the answer (a threshold is
-    // itself the distance of a sum, which the quotient can miss by a rounding).
-    double guess = (double(thr) - double(bias_)) / double(scale_);
-    if (guess >= 0 && guess < hi - 2) {
-      auto s = static_cast<uint32_t>(guess);
-      if (distance(s + 1) <= thr) ++s;
-      if (distance(s) <= thr && !(distance(s + 1) <= thr)) return static_cast<uint16_t>(s);
-    }
-    while (lo + 1 < hi) {  // distance(hi) > thr; distance(lo) <= thr unless lo == 0
-      uint32_t mid = (lo + hi) / 2;
-      (distance(mid) <= thr ? lo : hi) = mid;
-    }
-    return static_cast<uint16_t>(lo);
+    double slack = (std::fabs(double(thr)) + std::fabs(double(bias_))) * 0x1p-22 + 0x1p-126;
+    double s = (double(thr) - double(bias_) + slack) / double(scale_) + 1;
+    if (!(s < 65535)) return 65535;  // also +inf (a selection not yet full)
+    return s > 0 ? static_cast<uint16_t>(s) : 0;
   }
 
   size_t npairs_;
