@@ -25,7 +25,7 @@ Metric metric_from_name(const std::string& s);  // "ip" | "cos" | "l2"; throws p
 class ScanSink {
  public:
   virtual ~ScanSink() = default;
-  virtual float threshold() const = 0;  // larger distances are not wanted
+  virtual float threshold() const = 0;  // larger distances are not wanted; it never rises
   virtual void push(float dist, uint64_t pos) = 0;
 };
 
