@@ -324,9 +324,9 @@ void run_decompress(const DecompressArgs& a) {
         return d;
       },
       [&](size_t, Decoded& d) {
-        out.write(d.bytes);
-        source_hash.update(d.bytes);
+        source_hash.update(d.bytes);  // before the buffer is handed over (and freed once written)
         progress.add(d.bytes.size());
+        if (d.data) out.write(std::move(d.data), d.bytes.size());
       });
   if (out.offset() != r.source().size || source_hash.digest() != r.source().xxh64) {
     locate_damage();

@@ -88,19 +88,44 @@ OutputFile::OutputFile(const std::string& path, bool force) : path_(path) {
   if (fd_ < 0) fail(path, "cannot create temporary file {}: {}", tmp_, errno_text());
 }
 
-// Buffers go from the caller (cur) to the writer thread (full) and come back
-// (spare); at most kQueued wait, which bounds the memory.
+// Blocks go from the caller to the writer thread (full): copies made by write()
+// in buffers of `cap` bytes, which come back for reuse (spare), and buffers handed
+// over whole, freed once written. At most kQueued wait, which bounds the memory.
 struct OutputFile::Behind {
   static constexpr size_t kQueued = 2;
+  struct Block {
+    std::vector<uint8_t> copy;
+    std::unique_ptr<uint8_t[]> handed;
+    size_t handed_size = 0;
+  };
   size_t cap;
   std::vector<uint8_t> cur;
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<std::vector<uint8_t>> full;
+  std::deque<Block> full;
   std::vector<std::vector<uint8_t>> spare;
   bool busy = false, stop = false;
   std::exception_ptr err;
   std::thread th;
+
+  // Queues a block (after the current copy buffer, which keeps the order).
+  void enqueue(Block blk, bool with_cur) {
+    std::unique_lock<std::mutex> lk(mu);
+    cv.wait(lk, [&] { return full.size() < kQueued || err; });
+    if (err) std::rethrow_exception(err);
+    if (with_cur && !cur.empty()) {
+      full.push_back({std::move(cur), nullptr, 0});
+      if (spare.empty()) {
+        cur = {};
+        cur.reserve(cap);
+      } else {
+        cur = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    if (blk.handed || !blk.copy.empty()) full.push_back(std::move(blk));
+    cv.notify_all();
+  }
 };
 
 void OutputFile::write_behind(size_t buffer_bytes) {
@@ -114,21 +139,27 @@ void OutputFile::write_behind(size_t buffer_bytes) {
     while (true) {
       b.cv.wait(lk, [&] { return b.stop || !b.full.empty(); });
       if (b.full.empty()) return;
-      std::vector<uint8_t> buf = std::move(b.full.front());
+      Behind::Block blk = std::move(b.full.front());
       b.full.pop_front();
       b.busy = true;
       lk.unlock();
       try {
-        if (!b.err) write_all(fd_, path_, buf.data(), buf.size());
+        if (!b.err) {
+          if (blk.handed)
+            write_all(fd_, path_, blk.handed.get(), blk.handed_size);
+          else
+            write_all(fd_, path_, blk.copy.data(), blk.copy.size());
+        }
       } catch (...) {
         lk.lock();
         b.err = std::current_exception();
         lk.unlock();
       }
-      buf.clear();
+      blk.handed.reset();
+      blk.copy.clear();
       lk.lock();
       b.busy = false;
-      b.spare.push_back(std::move(buf));
+      if (blk.copy.capacity()) b.spare.push_back(std::move(blk.copy));
       b.cv.notify_all();
     }
   });
@@ -140,7 +171,7 @@ void OutputFile::flush_behind(bool stop) {
   Behind& b = *behind_;
   std::unique_lock<std::mutex> lk(b.mu);
   if (!b.cur.empty()) {
-    b.full.push_back(std::move(b.cur));
+    b.full.push_back({std::move(b.cur), nullptr, 0});
     b.cur = {};
   }
   b.stop = stop;
@@ -182,20 +213,14 @@ void OutputFile::write(const void* data, size_t n) {
     b.cur.insert(b.cur.end(), p, p + take);
     p += take;
     n -= take;
-    if (b.cur.size() < b.cap) break;
-    std::unique_lock<std::mutex> lk(b.mu);
-    b.cv.wait(lk, [&] { return b.full.size() < Behind::kQueued || b.err; });
-    if (b.err) std::rethrow_exception(b.err);
-    b.full.push_back(std::move(b.cur));
-    if (b.spare.empty()) {
-      b.cur = {};
-      b.cur.reserve(b.cap);
-    } else {
-      b.cur = std::move(b.spare.back());
-      b.spare.pop_back();
-    }
-    b.cv.notify_all();
+    if (b.cur.size() == b.cap) b.enqueue({}, true);
   }
+}
+
+void OutputFile::write(std::unique_ptr<uint8_t[]> data, size_t n) {
+  if (!behind_) return write(data.get(), n);
+  offset_ += n;
+  behind_->enqueue({{}, std::move(data), n}, true);
 }
 
 void OutputFile::pwrite(uint64_t offset, const void* data, size_t n) {

@@ -1,8 +1,9 @@
 #pragma once
 // The streaming loop of compress / decompress / verify: work(i) runs on `threads`
 // worker threads, consume(i, result) runs on the calling thread strictly in order
-// of i (the file is written in order), and at most `window` results exist at once,
-// so memory stays bounded by window x (one item's result) whatever n is.
+// of i (the file is written in order), and at most `window` results wait while
+// one is consumed, so memory stays bounded by (window + 1) x (one item's result)
+// whatever n is.
 #include <condition_variable>
 #include <exception>
 #include <mutex>
