@@ -62,9 +62,8 @@ MAIN = {
                  "pca128,rabitq3c256", "pca192,rabitq4c256"],
 }
 FAISS_MAIN = {
-    "sift128": ["PQ8", "OPQ8,PQ8", "PQ16", "OPQ16,PQ16", "PQ32", "OPQ32,PQ32", "PQ64x4fs", "PQ64", "PQ128",
-                "SQ8", "LSH1024"],
-    "words300": ["PQ6", "OPQ6,PQ6", "OPQ15,PQ15", "OPQ30,PQ30", "PQ60x4fs", "OPQ60,PQ60", "OPQ100,PQ100",
+    "sift128": ["PQ8", "OPQ8,PQ8", "PQ16", "OPQ16,PQ16", "PQ32", "PQ64x4fs", "PQ64", "PQ128", "SQ8", "LSH1024"],
+    "words300": ["PQ6", "OPQ6,PQ6", "OPQ15,PQ15", "OPQ30,PQ30", "PQ60x4fs", "PQ60", "OPQ60,PQ60", "PQ100",
                  "LSH512", "LSH1024"],
 }
 QUICK = {
