@@ -176,7 +176,7 @@ for r in res:
         fam = r["codec"].split(",")[0].rstrip("0123456789") + "+" + fam
     families.setdefault(fam, []).append(r)
 
-fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5.2))
+fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 6.2))
 markers = "osD^v<>phX*P"
 for i, (fam, rs) in enumerate(sorted(families.items())):
     m = markers[i % len(markers)]
@@ -198,7 +198,11 @@ for b, rc, c in pts:
         best = rc
         fx.append(b)
         fy.append(rc)
-        a1.annotate(c, (b, rc), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        # Alternate below-right and above-left: neighbouring frontier points are often
+        # a few bytes apart (30 and 32), and labels on one side overlapped.
+        below = len(fx) % 2 == 1
+        a1.annotate(c, (b, rc), textcoords="offset points", xytext=(4, -11) if below else (-4, 5),
+                    ha="left" if below else "right", fontsize=7)
 if fx:
     fx.append(pts[-1][0])
     fy.append(fy[-1])
@@ -209,7 +213,7 @@ a1.set_xlabel("bytes per vector (log scale)")
 a1.set_ylabel("recall@10")
 a1.set_title("recall@10 vs size: " + data["title"])
 a1.grid(True, which="both", alpha=0.3)
-a1.legend(fontsize=8, loc="best")
+a1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
 
 c = data["curves"]
 a2.plot(c["bits"], c["shannon"], color="black", lw=1.2, label="Shannon bound 2^(-2R) (Gaussian, unit variance)")
@@ -222,7 +226,8 @@ a2.set_xlabel("bits per dimension")
 a2.set_ylabel("MSE per dimension (log scale)")
 a2.set_title("distortion vs rate")
 a2.grid(True, which="both", alpha=0.3)
-a2.legend(fontsize=7, loc="best")
+# Legends below the axes: inside, they covered codec points or frontier labels.
+a2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
 fig.tight_layout()
 fig.savefig(out, dpi=110)
 )PY";
