@@ -92,19 +92,26 @@ void scan4fs_le_n(const uint8_t* codes, size_t nblocks, size_t npairs, const uin
     __m256i all[NQ], odd[NQ];
     #pragma GCC unroll 4
     for (size_t q = 0; q < NQ; ++q) all[q] = odd[q] = _mm256_setzero_si256();
-    for (size_t p = 0; p < npairs; ++p) {
+    // Pair p's tables sit at (p / 2)·128 + (p % 2)·32 (low nibble) and 64 further (high).
+    auto pair = [&](size_t p, size_t toff) {
       __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + p * kFsBlock));
       __m256i lo = _mm256_and_si256(c, mask), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), mask);
       #pragma GCC unroll 4
       for (size_t q = 0; q < NQ; ++q) {
-        const uint8_t* t = luts[q] + p / 2 * 128 + p % 2 * 32;
+        const uint8_t* t = luts[q] + toff;
         __m256i s = _mm256_add_epi8(
             _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)), lo),
             _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64)), hi));
         all[q] = _mm256_add_epi16(all[q], s);
         odd[q] = _mm256_add_epi16(odd[q], _mm256_srli_epi16(s, 8));
       }
+    };
+    size_t p = 0;
+    for (; p + 2 <= npairs; p += 2) {
+      pair(p, p * 64);
+      pair(p + 1, p * 64 + 32);
     }
+    if (p < npairs) pair(p, p * 64);
     #pragma GCC unroll 4
     for (size_t q = 0; q < NQ; ++q) {
       __m256i even = _mm256_sub_epi16(all[q], _mm256_slli_epi16(odd[q], 8));
