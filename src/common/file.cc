@@ -218,7 +218,9 @@ void OutputFile::write(const void* data, size_t n) {
 }
 
 void OutputFile::write(std::unique_ptr<uint8_t[]> data, size_t n) {
-  if (!behind_) return write(data.get(), n);
+  // Small buffers are copied and written in batches: waking the writer thread
+  // for each of a checkpoint's many small tensors cost more than the copies.
+  if (!behind_ || n < behind_->cap) return write(data.get(), n);
   offset_ += n;
   behind_->enqueue({{}, std::move(data), n}, true);
 }

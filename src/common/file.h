@@ -48,8 +48,8 @@ class OutputFile {
   // zstd's asynchronous I/O does). A write error surfaces at a later write() or
   // at commit().
   void write_behind(size_t buffer_bytes = size_t{256} << 10);
-  // Writes a buffer the caller hands over: with write-behind it is queued as it
-  // is, without a copy, and freed once written.
+  // Writes a buffer the caller hands over: with write-behind, one of at least the
+  // buffer size is queued as it is, without a copy, and freed once written.
   void write(std::unique_ptr<uint8_t[]> data, size_t n);
   // Positional write inside what was already written (for headers patched at the end).
   void pwrite(uint64_t offset, const void* data, size_t n);
