@@ -198,6 +198,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="same as --list quick")
     ap.add_argument("--sides", default="pith,faiss")
     ap.add_argument("--codecs", help="pith codecs to run instead of the list, separated by ';'")
+    ap.add_argument("--faiss-codecs", help="FAISS factory strings to run instead of the list, separated by ';'")
     ap.add_argument("--no-rerank", action="store_true")
     ap.add_argument("--save", help="write the measured rows (JSON) here")
     ap.add_argument("--load", action="append", default=[], help="add rows saved by an earlier run")
@@ -244,6 +245,9 @@ def main():
                 fl = [x for x in fl if x[0].startswith("PQ") or x[0].startswith("OPQ")][::2]
             elif a.list == "main":
                 fl = [x for x in fl if x[0] in FAISS_MAIN[name]]
+            if a.faiss_codecs is not None:
+                wanted = [c for c in a.faiss_codecs.split(";") if c]
+                fl = [x for x in faiss_codecs(d) if x[0] in wanted]
             if not a.no_rerank:
                 fl += [(f, 32) for f in FAISS_RERANK[name]]
             for fstr, nb in fl:

@@ -198,6 +198,13 @@ TEST(EvalRun, DefaultCodecsFitTheirBudgets) {
     }
     EXPECT_EQ(budgets.size(), 5u) << "every budget has a codec at d = " << d;
   }
+  // The words300 frontier at 32 and 64 B (bench/bench_vectors.py) is on the list.
+  auto plan = default_codecs(300, {32, 64});
+  auto has = [&](size_t b, const std::string& spec) {
+    return std::find(plan.begin(), plan.end(), std::pair<size_t, std::string>{b, spec}) != plan.end();
+  };
+  EXPECT_TRUE(has(32, "pca64,rabitq3"));
+  EXPECT_TRUE(has(64, "pca128,rabitq3c256"));
 }
 
 std::string write_rows(const std::string& name, const std::vector<float>& x, size_t n, size_t d) {
