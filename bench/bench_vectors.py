@@ -58,7 +58,7 @@ PITH_CODECS = {
 # codecs the speed targets name.
 MAIN = {
     "sift128": ["opq8,pq8x8", "opq16,pq16x8", "pq32x8", "pq64x4fs", "rabitq", "pq64x8", "pq128x8"],
-    "words300": ["pca256,opq8,pq8x8", "pca256,opq16,pq16x8", "pca64,rabitq3", "pq60x4fs", "rabitq",
+    "words300": ["pca256,opq8,pq8x8", "pca256,opq16,pq16x8", "pca32,sq4", "pca64,rabitq3", "pq60x4fs", "rabitq",
                  "pca128,rabitq3c256", "pca192,rabitq4c256"],
 }
 FAISS_MAIN = {
