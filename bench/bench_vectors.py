@@ -181,9 +181,10 @@ def run_faiss(fstr, nbytes, d, metric, xb, xq, rec, n, nq):
                 r100=rec(ids, 100) if "Refine" not in fstr else None)
 
 
-def fmt_row(r):
+def fmt_row(r, mark=False):
+    """mark: flag a loaded row with * (where a table mixes loaded and measured rows)."""
     f = lambda v: "–" if v is None else f"{v:.3f}"
-    side = r["side"] + (" *" if r.get("loaded") else "")
+    side = r["side"] + (" *" if mark and r.get("loaded") else "")
     return (f"| {side} | `{r['codec']}` | {r['bytes']} | {f(r['r1'])} | {f(r['r10'])} | {f(r['r100'])} | "
             f"{r['qps']:.0f} | {r['ns']:.2f} | {r['build_s']:.1f} |")
 
@@ -266,14 +267,15 @@ def main():
         md.append("| side | codec | bytes/vec | R@1 | R@10 | R@100 | queries/s | ns/vec/query | build s |")
         md.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         plain = [r for r in rows if "rerank" not in r["codec"] and "Refine" not in r["codec"]]
+        mixed = any(r.get("loaded") for r in rows) and not all(r.get("loaded") for r in rows)
         for r in sorted(plain, key=lambda r: (r["side"] != "pith", r["bytes"], r["codec"])):
-            md.append(fmt_row(r))
+            md.append(fmt_row(r, mixed))
         md.append("\nRe-ranking (float16 copy, 100 candidates, k = 10):\n")
         md.append("| side | codec | bytes/vec | R@1 | R@10 | R@100 | queries/s | ns/vec/query | build s |")
         md.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in rows:
             if r not in plain:
-                md.append(fmt_row(r))
+                md.append(fmt_row(r, mixed))
         md.append("\nBest recall@10 per budget (codes + per-vector scalars ≤ budget):\n")
         md.append("| budget | pith best | R@10 | FAISS best | R@10 | pith ≥ FAISS |")
         md.append("| --- | --- | --- | --- | --- | --- |")
@@ -288,8 +290,9 @@ def main():
                       f"{'`' + f['codec'] + '`' if f else '–'} | {f['r10'] if f else float('nan'):.3f} | {ok} |"
                       if p else f"| {b} B | – | – | {'`' + f['codec'] + '`' if f else '–'} | – | – |")
         if any(r.get("loaded") for r in rows):
-            md.append("\n\\* rows loaded from " + ", ".join(sorted({r["loaded"] for r in rows if r.get("loaded")}))
-                      + " (measured by an earlier run of this script).")
+            files = ", ".join(sorted({r["loaded"] for r in rows if r.get("loaded")}))
+            md.append(("\n\\* rows loaded from " if mixed else "\nAll rows loaded from ") + files
+                      + " (saved by earlier runs of this script with --save).")
         md.append("")
     text = "\n".join(md)
     print(text)
