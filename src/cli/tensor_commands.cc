@@ -200,7 +200,7 @@ void run_compress(const CompressArgs& a) {
         if (!raw.empty()) {
           e.chunk = encode_chunk(raw, p.hint);
           e.raw_xxh64 = xxh64(raw);
-          e.stored_xxh64 = e.chunk.codec == Codec::Stored ? e.raw_xxh64 : xxh64(e.chunk.payload);
+          e.stored_xxh64 = payload_xxh64(e.chunk, e.raw_xxh64);
         }
         return e;
       },

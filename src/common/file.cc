@@ -108,12 +108,12 @@ struct OutputFile::Behind {
   std::exception_ptr err;
   std::thread th;
 
-  // Queues a block (after the current copy buffer, which keeps the order).
-  void enqueue(Block blk, bool with_cur) {
+  // Queues the current copy buffer, then `blk` (which may be empty): the order of the writes.
+  void enqueue(Block blk) {
     std::unique_lock<std::mutex> lk(mu);
     cv.wait(lk, [&] { return full.size() < kQueued || err; });
     if (err) std::rethrow_exception(err);
-    if (with_cur && !cur.empty()) {
+    if (!cur.empty()) {
       full.push_back({std::move(cur), nullptr, 0});
       if (spare.empty()) {
         cur = {};
@@ -213,7 +213,7 @@ void OutputFile::write(const void* data, size_t n) {
     b.cur.insert(b.cur.end(), p, p + take);
     p += take;
     n -= take;
-    if (b.cur.size() == b.cap) b.enqueue({}, true);
+    if (b.cur.size() == b.cap) b.enqueue({});
   }
 }
 
@@ -222,7 +222,7 @@ void OutputFile::write(std::unique_ptr<uint8_t[]> data, size_t n) {
   // for each of a checkpoint's many small tensors cost more than the copies.
   if (!behind_ || n < behind_->cap) return write(data.get(), n);
   offset_ += n;
-  behind_->enqueue({{}, std::move(data), n}, true);
+  behind_->enqueue({{}, std::move(data), n});
 }
 
 void OutputFile::pwrite(uint64_t offset, const void* data, size_t n) {

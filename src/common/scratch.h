@@ -21,7 +21,6 @@ class Scratch {
     return buf_.get();
   }
   T* data() const { return buf_.get(); }
-  size_t capacity() const { return cap_; }
   // Drops the buffer when it is larger than `keep` elements (after an outsized chunk).
   void trim(size_t keep) {
     if (cap_ > keep) {

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "common/hash.h"
 #include "entropy/float_split.h"
 
 namespace pith {
@@ -93,6 +94,10 @@ void decode_chunk(Codec codec, std::span<const uint8_t> params, std::span<const 
       fail(what, "chunk uses codec {}, which this pith does not know (written by a newer version?)",
            static_cast<unsigned>(codec));
   }
+}
+
+uint64_t payload_xxh64(const EncodedChunk& c, uint64_t raw_xxh64) {
+  return c.codec == Codec::Stored ? raw_xxh64 : xxh64(c.payload);
 }
 
 bool codec_known(uint16_t id) { return id <= static_cast<uint16_t>(Codec::FloatSplit); }

@@ -34,6 +34,10 @@ EncodedChunk encode_chunk(std::span<const uint8_t> raw, const ChunkHint& hint);
 void decode_chunk(Codec codec, std::span<const uint8_t> params, std::span<const uint8_t> stored,
                   std::span<uint8_t> out, const std::string& what);
 
+// xxHash64 of c.payload; a stored chunk's payload is its raw content, whose hash
+// the caller has already.
+uint64_t payload_xxh64(const EncodedChunk& c, uint64_t raw_xxh64);
+
 bool codec_known(uint16_t id);
 const char* codec_name(Codec c);
 

@@ -177,8 +177,7 @@ void ContainerWriter::begin_section(uint16_t kind, uint16_t flags, const std::st
 
 void ContainerWriter::add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64,
                                 std::optional<uint64_t> stored_xxh64) {
-  // A stored chunk's payload is its raw content: one hash serves both.
-  const uint64_t sh = stored_xxh64 ? *stored_xxh64 : c.codec == Codec::Stored ? raw_xxh64 : xxh64(c.payload);
+  const uint64_t sh = stored_xxh64 ? *stored_xxh64 : payload_xxh64(c, raw_xxh64);
   impl_->put_chunk(static_cast<uint16_t>(c.codec), c.params, c.payload, raw_size, raw_xxh64, sh);
 }
 
