@@ -39,6 +39,7 @@ def npy(arr, version):
 def main():
     pith = sys.argv[1]
     rng = np.random.default_rng(7)
+    small = np.random.default_rng(8)
     st = {
         "f32_bf16": safetensors([
             ("w", "F32", [4, 3], rng.standard_normal(12).astype("<f4").tobytes()),
@@ -52,6 +53,15 @@ def main():
             ("m", "BOOL", [2], b"\x00\x01"),
         ]),
         "empty": safetensors([]),
+        # Runs of small tensors: with --chunk-size 16 the F16 run and the F32 pair
+        # are each packed (PACK sections, SLICE chunks).
+        "packed": safetensors([  # drawn from `small` so the other seeds stay as they were
+            ("p0", "F16", [2], small.standard_normal(2).astype("<f2").tobytes()),
+            ("p1", "F16", [2], small.standard_normal(2).astype("<f2").tobytes()),
+            ("p2", "F16", [3], small.standard_normal(3).astype("<f2").tobytes()),
+            ("q0", "F32", [1], small.standard_normal(1).astype("<f4").tobytes()),
+            ("q1", "F32", [2], small.standard_normal(2).astype("<f4").tobytes()),
+        ]),
     }
     arrays = {
         "f4_v1": npy(rng.standard_normal((3, 5)).astype("<f4"), (1, 0)),

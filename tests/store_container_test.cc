@@ -383,3 +383,102 @@ TEST(Container, StoredChunksAlignedUnlessTurnedOff) {
     EXPECT_EQ(r.read_section(r.sections()[1], 1), b);
   }
 }
+
+TEST(Container, PackMembersReadThroughTheirSlices) {
+  auto p = (temp_dir() / "pack.pith").string();
+  fs::remove(p);
+  auto all = random_floats(3000, 7);  // three tensors of 1000 floats packed together
+  auto part = [&](int i) { return std::vector<uint8_t>(all.begin() + 4000 * i, all.begin() + 4000 * (i + 1)); };
+  {
+    ContainerWriter w(p, false);
+    const uint32_t pack = w.begin_section(SectionKind::Pack, kSectionSource, "__pack_0__", {});
+    w.add_chunk(encode_chunk(all, {true, DType::F32, 3}), all.size(), xxh64(all));
+    w.end_section(xxh64(all));
+    EXPECT_EQ(pack, 0u);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(w.begin_section(SectionKind::Tensor, 0, "t" + std::to_string(i),
+                                encode_tensor_meta({DType::F32, {1000}})),
+                static_cast<uint32_t>(i + 1));
+      w.add_slice(pack, 4000 * i, 4000, xxh64(part(i)));
+      w.end_section(xxh64(part(i)));
+    }
+    w.begin_section(SectionKind::Tensor, 0, "bad", encode_tensor_meta({DType::F32, {0}}));
+    EXPECT_THROW(w.add_slice(1, 0, 4, 0), Error);  // not a pack
+    w.end_section(0);
+    w.set_source({SourceFormat::Raw, all.size(), xxh64(all)});
+    w.finish();
+  }
+  ContainerReader r(p);
+  EXPECT_EQ(r.minor_version(), 1u);
+  for (int i : {2, 0, 1}) EXPECT_EQ(r.read_section(*r.find("t" + std::to_string(i)), 1), part(i));
+  auto range = r.read_range(*r.find("t1"), 10, 30);
+  EXPECT_TRUE(std::equal(range.begin(), range.end(), all.begin() + 4010));
+  EXPECT_EQ(r.find("t1")->chunks[0].codec, static_cast<uint16_t>(Codec::Slice));
+  EXPECT_EQ(r.find("t1")->stored_size(), 0u);
+}
+
+TEST(Container, ForgedSlicesAreRejected) {
+  std::vector<uint8_t> payload(8, 7);
+  // Section 0: a pack (or `pack_kind`) of 8 stored bytes; section 1: an F32 [1]
+  // tensor whose one chunk is a SLICE with the given fields.
+  auto index = [&](uint16_t pack_kind, uint32_t pack, uint64_t offset, uint64_t stored_size, size_t params_len,
+                   uint16_t member_kind = 2) {
+    ByteWriter w;
+    w.u8(0);
+    w.u64(0);
+    w.u64(0);
+    w.u32(2);
+    w.u16(pack_kind);
+    w.u16(0);
+    w.str("pack");
+    w.u32(0);
+    w.u64(8);
+    w.u64(xxh64(payload));
+    w.u32(1);
+    for (uint64_t v : {uint64_t{16}, uint64_t{8}, uint64_t{8}, xxh64(payload), xxh64(payload)}) w.u64(v);
+    w.u16(0);
+    w.u16(0);
+    w.u16(member_kind);
+    w.u16(0);
+    w.str("m");
+    auto meta = member_kind == 2 ? encode_tensor_meta({DType::F32, {1}}) : std::vector<uint8_t>{};
+    w.u32(static_cast<uint32_t>(meta.size()));
+    w.bytes(meta);
+    w.u64(4);
+    w.u64(xxh64(payload.data(), 4));
+    w.u32(1);
+    for (uint64_t v : {uint64_t{16}, stored_size, uint64_t{4}, xxh64(nullptr, 0), xxh64(payload.data(), 4)}) w.u64(v);
+    w.u16(3);
+    w.u16(static_cast<uint16_t>(params_len));
+    ByteWriter prm;
+    prm.u32(pack);
+    prm.u64(offset);
+    prm.buf().resize(params_len);
+    w.bytes(prm.buf());
+    return std::move(w.buf());
+  };
+  {
+    auto b = forge(payload, index(3, 0, 4, 0, 12));
+    ContainerReader r(b, "f.pith");
+    EXPECT_EQ(r.read_section(*r.find("m"), 1), std::vector<uint8_t>(4, 7));
+  }
+  auto expect_error = [&](const std::vector<uint8_t>& idx, const char* needle) {
+    auto b = forge(payload, idx);
+    std::string e = error_of([&] { ContainerReader(b, "f.pith"); });
+    EXPECT_NE(e.find(needle), std::string::npos) << e;
+  };
+  expect_error(index(3, 0, 5, 0, 12), "SLICE [5, +4) lies outside the 8 bytes of pack pack");
+  expect_error(index(3, 0, ~uint64_t{0}, 0, 12), "lies outside");
+  expect_error(index(3, 1, 0, 0, 12), "not an earlier PACK section");
+  expect_error(index(1, 0, 0, 0, 12), "not an earlier PACK section");
+  expect_error(index(3, 0, 0, 4, 12), "stored_size 4, must be 0");
+  expect_error(index(3, 0, 0, 0, 11), "SLICE params must be 12 bytes");
+  expect_error(index(3, 0, 0, 0, 12, 3), "a PACK section cannot hold SLICE chunks");
+  // A slice whose bytes do not match its checksum: caught when it is read.
+  auto idx = index(3, 0, 2, 0, 12);
+  auto b = forge(payload, idx);
+  b[16 + 2] ^= 1;  // inside the pack's stored bytes: the pack chunk's own checksum fails
+  ContainerReader r(b, "f.pith");
+  EXPECT_NE(error_of([&] { r.read_section(*r.find("m"), 1); }).find("section pack chunk 0: checksum mismatch"),
+            std::string::npos);
+}

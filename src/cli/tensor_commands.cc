@@ -31,6 +31,11 @@ constexpr size_t kWindowPerThread = 4;
 // From this output size on, a thread of its own writes the output while the
 // chunks are coded; below it, starting the thread costs more than it saves.
 constexpr uint64_t kWriteBehindBytes = 2 << 20;
+// Tensors below this size are packed with their neighbours of the same dtype into
+// one PACK section of up to a chunk: coded one by one, the 250 tensors of a 287 KB
+// model (most under 1 KB) took 7 ms and paid a table or an adaptive coder's warm-up
+// each; packed they take 0.9 ms and 1.5-1.8 KB less (measured on the shared models).
+constexpr uint64_t kPackBelow = 64 << 10;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -83,7 +88,9 @@ struct Piece {
   std::vector<uint8_t> meta;
   std::span<const uint8_t> bytes;
   ChunkHint hint;
-  size_t element = 1;  // chunks hold whole elements
+  size_t element = 1;            // chunks hold whole elements
+  std::vector<size_t> members;   // a PACK: the pieces (tensors) it holds, in order
+  bool member = false;           // a tensor inside the PACK before it: one SLICE chunk
 };
 
 struct Plan {
@@ -95,14 +102,14 @@ struct Plan {
 Piece blob_piece(std::string name, std::span<const uint8_t> b, int level) {
   ChunkHint h;
   h.zstd_level = level;
-  return {SectionKind::Blob, std::move(name), {}, b, h, 1};
+  return {SectionKind::Blob, std::move(name), {}, b, h, 1, {}, false};
 }
 
 Piece tensor_piece(std::string name, DType dt, std::vector<uint64_t> shape, std::span<const uint8_t> b) {
   ChunkHint h;
   h.is_tensor = true;
   h.dtype = dt;
-  return {SectionKind::Tensor, std::move(name), encode_tensor_meta({dt, std::move(shape)}), b, h, dtype_size(dt)};
+  return {SectionKind::Tensor, std::move(name), encode_tensor_meta({dt, std::move(shape)}), b, h, dtype_size(dt), {}, false};
 }
 
 Plan plan_input(const MappedFile& in, const CompressArgs& a) {
@@ -150,6 +157,38 @@ Plan plan_input(const MappedFile& in, const CompressArgs& a) {
   return p;
 }
 
+// Runs of small tensors with one dtype, adjacent in the file, become a PACK piece
+// followed by its members; the pack alone carries their bytes into the original.
+void pack_small(Plan& p, uint64_t chunk_size) {
+  std::vector<Piece> out;
+  auto packable = [](const Piece& x) {
+    return x.kind == SectionKind::Tensor && !x.bytes.empty() && x.bytes.size() < kPackBelow;
+  };
+  size_t packs = 0;
+  for (size_t i = 0; i < p.pieces.size();) {
+    size_t j = i;
+    uint64_t size = 0;
+    while (j < p.pieces.size() && packable(p.pieces[j]) && p.pieces[j].hint.dtype == p.pieces[i].hint.dtype &&
+           p.pieces[j].bytes.data() == p.pieces[i].bytes.data() + size && size + p.pieces[j].bytes.size() <= chunk_size)
+      size += p.pieces[j++].bytes.size();
+    if (j - i < 2) {
+      out.push_back(std::move(p.pieces[i]));
+      ++i;
+      continue;
+    }
+    Piece pack{SectionKind::Pack, fmt::format("__pack_{}__", packs++), {}, {p.pieces[i].bytes.data(), size},
+               p.pieces[i].hint, p.pieces[i].element, {}, false};
+    const size_t at = out.size();
+    out.push_back(std::move(pack));
+    for (; i < j; ++i) {
+      out[at].members.push_back(out.size());
+      p.pieces[i].member = true;
+      out.push_back(std::move(p.pieces[i]));
+    }
+  }
+  p.pieces = std::move(out);
+}
+
 struct ChunkJob {
   size_t piece;
   uint64_t begin, end;  // within the piece
@@ -159,6 +198,7 @@ struct ChunkJob {
 std::vector<ChunkJob> cut_chunks(const std::vector<Piece>& pieces, uint64_t chunk_size) {
   std::vector<ChunkJob> jobs;
   for (size_t i = 0; i < pieces.size(); ++i) {
+    if (pieces[i].member) continue;  // written with its pack
     const uint64_t size = pieces[i].bytes.size(), el = pieces[i].element;
     const uint64_t step = std::max<uint64_t>(chunk_size / el, 1) * el;
     uint64_t pos = 0;
@@ -174,6 +214,7 @@ std::vector<ChunkJob> cut_chunks(const std::vector<Piece>& pieces, uint64_t chun
 struct Encoded {
   EncodedChunk chunk;
   uint64_t raw_xxh64 = 0, stored_xxh64 = 0;  // hashed by the worker, off the writing thread
+  std::vector<uint64_t> member_xxh64;         // a pack's: each member's bytes
 };
 
 void run_compress(const CompressArgs& a) {
@@ -182,6 +223,7 @@ void run_compress(const CompressArgs& a) {
   const uint64_t chunk_size = parse_size(a.chunk_size);
   MappedFile in(a.input);
   Plan plan = plan_input(in, a);
+  pack_small(plan, chunk_size);
   auto jobs = cut_chunks(plan.pieces, chunk_size);
   const int threads = resolve_threads(a.threads);
 
@@ -189,6 +231,7 @@ void run_compress(const CompressArgs& a) {
   w.set_align_stored(false);  // tensor files are decoded, never mapped in place
   if (in.size() >= kWriteBehindBytes) w.write_behind();
   Xxh64Stream source_hash, section_hash;
+  uint32_t section = 0;  // of the piece being written
   Progress progress("compress", in.size(), !a.json);
   ordered_pipeline<Encoded>(
       jobs.size(), threads, kWindowPerThread * threads,
@@ -202,6 +245,7 @@ void run_compress(const CompressArgs& a) {
           e.raw_xxh64 = xxh64(raw);
           e.stored_xxh64 = payload_xxh64(e.chunk, e.raw_xxh64);
         }
+        for (size_t m : p.members) e.member_xxh64.push_back(xxh64(plan.pieces[m].bytes));
         return e;
       },
       [&](size_t i, Encoded& e) {
@@ -209,7 +253,7 @@ void run_compress(const CompressArgs& a) {
         const Piece& p = plan.pieces[j.piece];
         auto raw = p.bytes.subspan(j.begin, j.end - j.begin);
         if (j.first) {
-          w.begin_section(p.kind, kSectionSource, p.name, p.meta);
+          section = w.begin_section(p.kind, kSectionSource, p.name, p.meta);
           section_hash = Xxh64Stream();
         }
         if (!raw.empty()) w.add_chunk(e.chunk, raw.size(), e.raw_xxh64, e.stored_xxh64);
@@ -219,6 +263,14 @@ void run_compress(const CompressArgs& a) {
         } else {
           section_hash.update(raw);
           if (j.last) w.end_section(section_hash.digest());
+        }
+        uint64_t offset = 0;  // the pack is one chunk (pack_small keeps it within one)
+        for (size_t k = 0; k < p.members.size(); ++k) {
+          const Piece& m = plan.pieces[p.members[k]];
+          w.begin_section(m.kind, 0, m.name, m.meta);
+          w.add_slice(section, offset, m.bytes.size(), e.member_xxh64[k]);
+          w.end_section(e.member_xxh64[k]);
+          offset += m.bytes.size();
         }
         progress.add(raw.size());
       });
@@ -423,6 +475,18 @@ std::string codecs_of(const SectionInfo& s) {
   return out.empty() ? "-" : out;
 }
 
+// The pack a tensor's SLICE chunks point into (the reader checked the reference),
+// or nullptr for a tensor with chunks of its own.
+const SectionInfo* pack_of(const ContainerReader& r, const SectionInfo& s) {
+  for (const auto& c : s.chunks)
+    if (c.codec == static_cast<uint16_t>(Codec::Slice)) {
+      uint32_t k;
+      std::memcpy(&k, c.params.data(), 4);  // little-endian, as the index
+      return &r.sections()[k];
+    }
+  return nullptr;
+}
+
 const char* source_name(SourceFormat f) {
   switch (f) {
     case SourceFormat::None: return "none";
@@ -449,14 +513,25 @@ void run_inspect(const InspectArgs& a) {
   json sections = json::array();
   uint64_t tensor_raw = 0, tensor_stored = 0;
   for (const auto& s : r.sections()) {
-    json e = {{"name", s.name}, {"kind", s.kind}, {"raw_bytes", s.raw_size}, {"stored_bytes", s.stored_size()},
-              {"chunks", s.chunks.size()}, {"codec", codecs_of(s)}};
+    // A packed tensor is charged its share of the pack's stored bytes; the pack
+    // itself then counts as a container of tensors, not as more tensor bytes.
+    uint64_t stored = s.stored_size();
+    json e = {{"name", s.name}, {"kind", s.kind}, {"raw_bytes", s.raw_size}, {"chunks", s.chunks.size()},
+              {"codec", codecs_of(s)}};
+    if (const SectionInfo* pack = pack_of(r, s)) {
+      stored = pack->raw_size ? static_cast<uint64_t>(static_cast<double>(pack->stored_size()) *
+                                                      static_cast<double>(s.raw_size) / static_cast<double>(pack->raw_size) + 0.5)
+                              : 0;
+      e["codec"] = "packed:" + codecs_of(*pack);
+      e["pack"] = pack->name;
+    }
+    e["stored_bytes"] = stored;
     if (s.kind == static_cast<uint16_t>(SectionKind::Tensor)) {
       TensorMeta m = decode_tensor_meta(s.meta, a.input);
       e["dtype"] = std::string(dtype_name(m.dtype));
       e["shape"] = m.shape;
       tensor_raw += s.raw_size;
-      tensor_stored += s.stored_size();
+      tensor_stored += stored;
     }
     sections.push_back(std::move(e));
   }
@@ -480,7 +555,8 @@ void run_inspect(const InspectArgs& a) {
   std::printf("%-40s %-8s %-20s %-18s %12s %12s %8s\n", "name", "dtype", "shape", "codec", "raw", "stored", "ratio");
   for (const auto& e : sections) {
     const uint64_t raw = e["raw_bytes"], st = e["stored_bytes"];
-    std::string dt = e.contains("dtype") ? e["dtype"].get<std::string>() : "blob";
+    std::string dt = e.contains("dtype") ? e["dtype"].get<std::string>()
+                     : e["kind"] == static_cast<uint16_t>(SectionKind::Pack) ? "pack" : "blob";
     std::string shape = e.contains("shape") ? shape_str(e["shape"].get<std::vector<uint64_t>>()) : "";
     std::printf("%-40s %-8s %-20s %-18s %12llu %12llu %7.2f%%\n", e["name"].get<std::string>().c_str(), dt.c_str(),
                 shape.c_str(), e["codec"].get<std::string>().c_str(), static_cast<unsigned long long>(raw),

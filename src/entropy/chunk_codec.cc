@@ -90,6 +90,8 @@ void decode_chunk(Codec codec, std::span<const uint8_t> params, std::span<const 
     case Codec::FloatSplit:
       float_split_decode(params, stored, out, what);
       return;
+    case Codec::Slice:
+      fail(what, "internal error: a SLICE chunk is resolved by the container");
     default:
       fail(what, "chunk uses codec {}, which this pith does not know (written by a newer version?)",
            static_cast<unsigned>(codec));
@@ -100,13 +102,14 @@ uint64_t payload_xxh64(const EncodedChunk& c, uint64_t raw_xxh64) {
   return c.codec == Codec::Stored ? raw_xxh64 : xxh64(c.payload);
 }
 
-bool codec_known(uint16_t id) { return id <= static_cast<uint16_t>(Codec::FloatSplit); }
+bool codec_known(uint16_t id) { return id <= static_cast<uint16_t>(Codec::Slice); }
 
 const char* codec_name(Codec c) {
   switch (c) {
     case Codec::Stored: return "stored";
     case Codec::Zstd: return "zstd";
     case Codec::FloatSplit: return "float_split";
+    case Codec::Slice: return "slice";
   }
   return "unknown";
 }

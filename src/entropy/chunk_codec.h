@@ -10,7 +10,9 @@
 
 namespace pith {
 
-enum class Codec : uint16_t { Stored = 0, Zstd = 1, FloatSplit = 2 };
+// SLICE chunks store nothing: their bytes are a range of a PACK section's content
+// (docs/FORMAT.md); the container resolves them, decode_chunk() never sees one.
+enum class Codec : uint16_t { Stored = 0, Zstd = 1, FloatSplit = 2, Slice = 3 };
 
 struct EncodedChunk {
   Codec codec = Codec::Stored;

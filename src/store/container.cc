@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <optional>
 
 #include "common/bytes.h"
@@ -17,7 +18,7 @@ namespace {
 
 constexpr uint8_t kMagic[8] = {0x89, 'P', 'I', 'T', 'H', '\r', '\n', 0x1a};
 constexpr uint8_t kEndMagic[8] = {'P', 'I', 'T', 'H', 'E', 'N', 'D', 0x1a};
-constexpr uint16_t kMajor = 1, kMinor = 0;
+constexpr uint16_t kMajor = 1, kMinor = 1;  // 1.1: PACK sections and SLICE chunks
 constexpr uint64_t kHeaderSize = 16, kFooterSize = 48;
 constexpr uint64_t kMaxIndexRaw = uint64_t{1} << 28;
 constexpr uint64_t kMaxChunkRaw = uint64_t{1} << 30;
@@ -26,6 +27,7 @@ constexpr uint64_t kStoredAlign = 64;
 // Smallest encodings, used to bound counts against the bytes left before reserving.
 constexpr size_t kMinSectionBytes = 2 + 2 + 4 + 4 + 8 + 8 + 4;
 constexpr size_t kMinChunkBytes = 5 * 8 + 2 + 2;
+constexpr size_t kSliceParams = 4 + 8;  // u32 pack section, u64 offset in its content
 
 // a * b, or nullopt when it does not fit in 64 bits.
 std::optional<uint64_t> mul_checked(uint64_t a, uint64_t b) {
@@ -156,13 +158,13 @@ ContainerWriter::~ContainerWriter() = default;
 
 const std::string& ContainerWriter::path() const { return impl_->out.path(); }
 
-void ContainerWriter::begin_section(SectionKind kind, uint16_t flags, const std::string& name,
-                                    std::vector<uint8_t> meta) {
-  begin_section(static_cast<uint16_t>(kind), flags, name, std::move(meta));
+uint32_t ContainerWriter::begin_section(SectionKind kind, uint16_t flags, const std::string& name,
+                                        std::vector<uint8_t> meta) {
+  return begin_section(static_cast<uint16_t>(kind), flags, name, std::move(meta));
 }
 
-void ContainerWriter::begin_section(uint16_t kind, uint16_t flags, const std::string& name,
-                                    std::vector<uint8_t> meta) {
+uint32_t ContainerWriter::begin_section(uint16_t kind, uint16_t flags, const std::string& name,
+                                        std::vector<uint8_t> meta) {
   if (impl_->open) fail(path(), "internal error: section {} begun inside another", name);
   if (name.size() > kMaxName) fail(path(), "section name of {} bytes is too long (at most {})", name.size(), kMaxName);
   if (meta.size() > kMaxMeta) fail(path(), "section {}: meta of {} bytes is too large", name, meta.size());
@@ -173,12 +175,22 @@ void ContainerWriter::begin_section(uint16_t kind, uint16_t flags, const std::st
   s.meta = std::move(meta);
   impl_->sections.push_back(std::move(s));
   impl_->open = true;
+  return static_cast<uint32_t>(impl_->sections.size() - 1);
 }
 
 void ContainerWriter::add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64,
                                 std::optional<uint64_t> stored_xxh64) {
   const uint64_t sh = stored_xxh64 ? *stored_xxh64 : payload_xxh64(c, raw_xxh64);
   impl_->put_chunk(static_cast<uint16_t>(c.codec), c.params, c.payload, raw_size, raw_xxh64, sh);
+}
+
+void ContainerWriter::add_slice(uint32_t pack, uint64_t offset, uint64_t raw_size, uint64_t raw_xxh64) {
+  if (pack + 1 >= impl_->sections.size() || impl_->sections[pack].kind != static_cast<uint16_t>(SectionKind::Pack))
+    fail(path(), "internal error: slice of section {}, which is not an earlier pack", pack);
+  ByteWriter p;
+  p.u32(pack);
+  p.u64(offset);
+  impl_->put_chunk(static_cast<uint16_t>(Codec::Slice), std::move(p.buf()), {}, raw_size, raw_xxh64, xxh64({}));
 }
 
 void ContainerWriter::add_stored(std::span<const uint8_t> raw) {
@@ -238,6 +250,14 @@ struct ContainerReader::Impl {
   uint64_t index_offset = 0;
   SourceInfo source;
   std::vector<SectionInfo> sections;
+  // The pack chunk decoded last, for the SLICE chunks that follow it.
+  struct Cached {
+    const SectionInfo* section = nullptr;
+    size_t chunk = 0;
+    std::shared_ptr<const std::vector<uint8_t>> bytes;
+  };
+  std::mutex cache_mu;
+  Cached cache;
 
   void open();
   std::vector<uint8_t> load_index(uint64_t stored_size, uint64_t raw_size, uint32_t codec, uint64_t hash);
@@ -318,9 +338,25 @@ std::vector<uint8_t> ContainerReader::Impl::load_index(uint64_t stored_size, uin
 }
 
 bool ContainerReader::kind_known(uint16_t kind) {
-  return kind == static_cast<uint16_t>(SectionKind::Blob) || kind == static_cast<uint16_t>(SectionKind::Tensor) ||
+  return (kind >= static_cast<uint16_t>(SectionKind::Blob) && kind <= static_cast<uint16_t>(SectionKind::Pack)) ||
          (kind >= 16 && kind <= 31);
 }
+
+namespace {
+
+struct SliceRef {
+  uint32_t pack;
+  uint64_t offset;
+};
+
+SliceRef slice_ref(std::span<const uint8_t> params, const std::string& what) {
+  ByteReader r(params, what);
+  SliceRef s{r.u32("slice pack"), r.u64("slice offset")};
+  if (!r.done()) fail(what, "SLICE params must be {} bytes", kSliceParams);
+  return s;
+}
+
+}  // namespace
 
 void ContainerReader::Impl::parse_index(std::span<const uint8_t> index) {
   ByteReader r(index, path + ": index");
@@ -377,6 +413,22 @@ void ContainerReader::Impl::parse_index(std::span<const uint8_t> index) {
              k.raw_size);
       if (k.codec != 0 && k.raw_size > kMaxChunkRaw)
         fail(path, "section {} chunk {}: raw_size {} exceeds 1 GiB", s.name, c, k.raw_size);
+      if (k.codec == static_cast<uint16_t>(Codec::Slice)) {
+        // A slice points back into a pack, never at another slice: a reader
+        // resolves it with one lookup, without recursion or cycles.
+        const std::string what = fmt::format("{}: section {} chunk {}", path, s.name, c);
+        if (k.params.size() != kSliceParams) fail(what, "SLICE params must be {} bytes", kSliceParams);
+        const SliceRef ref = slice_ref(k.params, what);
+        if (ref.pack >= sections.size() || sections[ref.pack].kind != static_cast<uint16_t>(SectionKind::Pack))
+          fail(what, "SLICE refers to section {}, which is not an earlier PACK section", ref.pack);
+        if (k.stored_size != 0) fail(what, "SLICE chunk has stored_size {}, must be 0", k.stored_size);
+        uint64_t end;
+        if (__builtin_add_overflow(ref.offset, k.raw_size, &end) || end > sections[ref.pack].raw_size)
+          fail(what, "SLICE [{}, +{}) lies outside the {} bytes of pack {}", ref.offset, k.raw_size,
+               sections[ref.pack].raw_size, sections[ref.pack].name);
+      }
+      if (k.codec == static_cast<uint16_t>(Codec::Slice) && s.kind == static_cast<uint16_t>(SectionKind::Pack))
+        fail(path, "section {} chunk {}: a PACK section cannot hold SLICE chunks", s.name, c);
       if (__builtin_add_overflow(total, k.raw_size, &total)) fail(path, "section {}: chunk sizes overflow", s.name);
       s.chunks.push_back(std::move(k));
     }
@@ -466,8 +518,13 @@ void ContainerReader::decode_chunk(const SectionInfo& s, size_t chunk, std::span
   if (!codec_known(c.codec))
     fail(path(), "section {} chunk {} uses codec {}, which this pith does not know (written by a newer version?)",
          s.name, chunk, c.codec);
-  pith::decode_chunk(static_cast<Codec>(c.codec), c.params, in, out,
-                     fmt::format("{}: section {} chunk {}", path(), s.name, chunk));
+  if (c.codec == static_cast<uint16_t>(Codec::Slice)) {
+    const SliceRef ref = slice_ref(c.params, path());  // checked when the index was read
+    copy_range(impl_->sections[ref.pack], ref.offset, out);
+  } else {
+    pith::decode_chunk(static_cast<Codec>(c.codec), c.params, in, out,
+                       fmt::format("{}: section {} chunk {}", path(), s.name, chunk));
+  }
   if (verify && xxh64(out.data(), out.size()) != c.raw_xxh64)
     fail(path(), "section {} chunk {}: checksum mismatch in the decoded bytes (file corrupted)", s.name, chunk);
 }
@@ -491,18 +548,33 @@ std::vector<uint8_t> ContainerReader::read_range(const SectionInfo& s, uint64_t 
   if (begin > end || end > s.raw_size)
     fail(path(), "section {}: byte range [{}, {}) outside its {} bytes", s.name, begin, end, s.raw_size);
   std::vector<uint8_t> out(end - begin);
-  std::vector<uint8_t> tmp;
+  copy_range(s, begin, out);
+  return out;
+}
+
+std::shared_ptr<const std::vector<uint8_t>> ContainerReader::decoded_chunk(const SectionInfo& s, size_t chunk) const {
+  {
+    std::lock_guard<std::mutex> lk(impl_->cache_mu);
+    if (impl_->cache.section == &s && impl_->cache.chunk == chunk) return impl_->cache.bytes;
+  }
+  auto b = std::make_shared<std::vector<uint8_t>>(s.chunks[chunk].raw_size);
+  decode_chunk(s, chunk, *b);
+  std::lock_guard<std::mutex> lk(impl_->cache_mu);
+  impl_->cache = {&s, chunk, b};
+  return b;
+}
+
+void ContainerReader::copy_range(const SectionInfo& s, uint64_t begin, std::span<uint8_t> out) const {
+  const uint64_t end = begin + out.size();
   uint64_t pos = 0;
   for (size_t c = 0; c < s.chunks.size() && pos < end; ++c) {
     const uint64_t cb = pos, ce = pos + s.chunks[c].raw_size;
     pos = ce;
     if (ce <= begin) continue;
-    tmp.resize(s.chunks[c].raw_size);
-    decode_chunk(s, c, tmp);
+    auto b = decoded_chunk(s, c);
     const uint64_t from = std::max(begin, cb), to = std::min(end, ce);
-    if (to > from) std::memcpy(out.data() + (from - begin), tmp.data() + (from - cb), to - from);  // empty: data() may be null
+    if (to > from) std::memcpy(out.data() + (from - begin), b->data() + (from - cb), to - from);  // empty: data() may be null
   }
-  return out;
 }
 
 std::span<const uint8_t> ContainerReader::mapped(const SectionInfo& s) const {

@@ -13,7 +13,9 @@
 
 namespace pith {
 
-enum class SectionKind : uint16_t { Blob = 1, Tensor = 2 };  // 16..31: vector index parts
+// PACK: the bytes of several small tensors coded together; each of them is a TENSOR
+// section whose one SLICE chunk points into the pack. 16..31: vector index parts.
+enum class SectionKind : uint16_t { Blob = 1, Tensor = 2, Pack = 3 };
 enum SectionFlags : uint16_t { kSectionSource = 1, kSectionRequired = 2 };
 enum class SourceFormat : uint8_t { None = 0, Raw = 1, Safetensors = 2, Npy = 3 };
 
@@ -60,13 +62,17 @@ class ContainerWriter {
  public:
   ContainerWriter(const std::string& path, bool force);
   // Sections are written one at a time: begin, add its chunks in content order, end.
-  void begin_section(SectionKind kind, uint16_t flags, const std::string& name, std::vector<uint8_t> meta);
-  void begin_section(uint16_t kind, uint16_t flags, const std::string& name, std::vector<uint8_t> meta);
+  // Returns the section's number (its place in the index).
+  uint32_t begin_section(SectionKind kind, uint16_t flags, const std::string& name, std::vector<uint8_t> meta);
+  uint32_t begin_section(uint16_t kind, uint16_t flags, const std::string& name, std::vector<uint8_t> meta);
   // raw_xxh64: hash of the chunk's decoded bytes (the caller has them);
   // stored_xxh64: hash of c.payload when the caller computed it already (on a
   // worker thread), else it is computed here.
   void add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64,
                  std::optional<uint64_t> stored_xxh64 = std::nullopt);
+  // A SLICE chunk: raw_size bytes from `offset` of the content of PACK section `pack`,
+  // written (ended) before this one.
+  void add_slice(uint32_t pack, uint64_t offset, uint64_t raw_size, uint64_t raw_xxh64);
   // Convenience: content already in memory, stored uncompressed (codec 0), 64-byte aligned.
   void add_stored(std::span<const uint8_t> raw);
   // Codec-0 chunks are 64-byte aligned so readers can map them (the default). Files
@@ -108,7 +114,9 @@ class ContainerReader {
   std::span<const uint8_t> stored(const SectionInfo& s, size_t chunk, bool verify) const;
   // Decodes one chunk into out (size = chunk raw_size), checking both checksums
   // unless verify is false (for callers that check a hash over the decoded bytes
-  // themselves; the decoders are safe on any input either way).
+  // themselves; the decoders are safe on any input either way). A SLICE chunk is
+  // copied out of its pack's chunks, which are always checked; the last pack chunk
+  // decoded stays cached, so the members of a pack cost one decode, not one each.
   void decode_chunk(const SectionInfo& s, size_t chunk, std::span<uint8_t> out, bool verify = true) const;
   // Whole section content, chunks decoded in parallel, checked against raw_xxh64.
   std::vector<uint8_t> read_section(const SectionInfo& s, int threads) const;
@@ -120,6 +128,9 @@ class ContainerReader {
   std::span<const uint8_t> mapped(const SectionInfo& s) const;
 
  private:
+  std::shared_ptr<const std::vector<uint8_t>> decoded_chunk(const SectionInfo& s, size_t chunk) const;
+  void copy_range(const SectionInfo& s, uint64_t begin, std::span<uint8_t> out) const;  // begin + size <= raw_size
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
