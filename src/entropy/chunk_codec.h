@@ -36,6 +36,9 @@ EncodedChunk encode_chunk(std::span<const uint8_t> raw, const ChunkHint& hint);
 void decode_chunk(Codec codec, std::span<const uint8_t> params, std::span<const uint8_t> stored,
                   std::span<uint8_t> out, const std::string& what);
 
+// One zstd frame of raw at `level`, with this thread's reused context.
+std::vector<uint8_t> zstd_compress(std::span<const uint8_t> raw, int level);
+
 // xxHash64 of c.payload; a stored chunk's payload is its raw content, whose hash
 // the caller has already.
 uint64_t payload_xxh64(const EncodedChunk& c, uint64_t raw_xxh64);

@@ -4,7 +4,10 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "common/cpu.h"
 #include "common/error.h"
@@ -205,8 +208,12 @@ struct KeyCounts {
 };
 
 KeyCounts count_by_key(std::span<const uint8_t> syms, KeyMap keys, const Lanes& L) {
-  // Reused between calls; the rows used are cleared again before returning.
-  thread_local std::vector<uint32_t> hist(257 * 256, 0);  // row 256: lane starts
+  // Reused between calls; the rows used are cleared again before returning. calloc:
+  // fresh heap memory is known to be zero, so only the rows used (a few dozen
+  // exponent keys) are ever touched, not all 257 KiB.
+  thread_local std::unique_ptr<uint32_t[], decltype(&std::free)> hist(
+      static_cast<uint32_t*>(std::calloc(257 * 256, sizeof(uint32_t))), &std::free);  // row 256: lane starts
+  if (!hist) throw std::bad_alloc();
   bool seen[256] = {};
   const size_t n = syms.size();
   for (int j = 0; j < L.lanes; ++j) {

@@ -217,15 +217,14 @@ void ContainerWriter::finish() {
   if (impl_->open) fail(path(), "internal error: finish() inside a section");
   std::vector<uint8_t> raw = impl_->encode_index();
   if (raw.size() > kMaxIndexRaw) fail(path(), "index of {} bytes exceeds the format's 256 MiB", raw.size());
-  std::vector<uint8_t> z(ZSTD_compressBound(raw.size()));
   uint64_t content = 0;
   for (const auto& s : impl_->sections) content += s.raw_size;
-  size_t zn = ZSTD_compress(z.data(), z.size(), raw.data(), raw.size(), metadata_zstd_level(raw.size(), content));
+  const std::vector<uint8_t> z = zstd_compress(raw, metadata_zstd_level(raw.size(), content));
   uint32_t codec = 0;
   std::span<const uint8_t> stored = raw;
-  if (!ZSTD_isError(zn) && zn < raw.size()) {
+  if (z.size() < raw.size()) {
     codec = 1;
-    stored = std::span<const uint8_t>(z.data(), zn);
+    stored = z;
   }
   ByteWriter f;
   f.u64(impl_->out.offset());

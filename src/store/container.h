@@ -45,11 +45,11 @@ std::vector<uint8_t> encode_tensor_meta(const TensorMeta& m);
 TensorMeta decode_tensor_meta(std::span<const uint8_t> meta, const std::string& what);
 
 // zstd level for metadata (a file's header, the index) of `meta` bytes describing
-// `content` bytes: a high level only where the metadata is a noticeable part of
-// the file (small models). Level 15 rather than 19: on the 20 KB header and 27 KB
-// index of a 287 KB model, 19 saved 75 bytes (0.03%) and took 3.5 times as long
-// (16 of the 24 ms of the whole compression); level 9 would add 630 bytes.
-inline int metadata_zstd_level(uint64_t meta, uint64_t content) { return meta * 64 >= content ? 15 : 9; }
+// `content` bytes: 9 where the metadata is a noticeable part of the file (small
+// models), else 3. Higher levels were measured on the 20 KB header and 30 KB index
+// of a 287 KB model: 15 saved 0.2% of the file and took 12 times as long, most
+// of compressing the whole model.
+inline int metadata_zstd_level(uint64_t meta, uint64_t content) { return meta * 64 >= content ? 9 : 3; }
 
 struct SourceInfo {
   SourceFormat format = SourceFormat::None;
