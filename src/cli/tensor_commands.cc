@@ -99,9 +99,9 @@ struct Plan {
   std::vector<Piece> pieces;
 };
 
-Piece blob_piece(std::string name, std::span<const uint8_t> b, int level) {
+Piece blob_piece(std::string name, std::span<const uint8_t> b) {
   ChunkHint h;
-  h.zstd_level = level;
+  h.zstd_level = kMetadataZstdLevel;
   return {SectionKind::Blob, std::move(name), {}, b, h, 1, {}, false};
 }
 
@@ -122,7 +122,7 @@ Plan plan_input(const MappedFile& in, const CompressArgs& a) {
     NpyHeader h = parse_npy(b, in.path());
     p.format = SourceFormat::Npy;
     p.format_name = "npy";
-    p.pieces.push_back(blob_piece("__npy_header__", b.first(h.data_offset), metadata_zstd_level(h.data_offset, b.size())));
+    p.pieces.push_back(blob_piece("__npy_header__", b.first(h.data_offset)));
     p.pieces.push_back(tensor_piece("array", h.dtype, h.shape, b.subspan(h.data_offset)));
     return p;
   }
@@ -130,14 +130,14 @@ Plan plan_input(const MappedFile& in, const CompressArgs& a) {
     SafetensorsFile f = parse_safetensors(b, in.path());
     p.format = SourceFormat::Safetensors;
     p.format_name = "safetensors";
-    p.pieces.push_back(blob_piece("__header__", b.first(f.header_size), metadata_zstd_level(f.header_size, b.size())));
+    p.pieces.push_back(blob_piece("__header__", b.first(f.header_size)));
     for (auto& t : f.tensors)
       p.pieces.push_back(tensor_piece(t.name, t.dtype, t.shape, b.subspan(t.begin, t.end - t.begin)));
     return p;
   }
   if (a.dtype.empty()) {
     if (!a.shape.empty()) fail_msg("--shape needs --dtype");
-    p.pieces.push_back(blob_piece("data", b, ChunkHint{}.zstd_level));
+    p.pieces.push_back(blob_piece("data", b));
     return p;
   }
   auto dt = dtype_from_name(a.dtype);

@@ -217,9 +217,7 @@ void ContainerWriter::finish() {
   if (impl_->open) fail(path(), "internal error: finish() inside a section");
   std::vector<uint8_t> raw = impl_->encode_index();
   if (raw.size() > kMaxIndexRaw) fail(path(), "index of {} bytes exceeds the format's 256 MiB", raw.size());
-  uint64_t content = 0;
-  for (const auto& s : impl_->sections) content += s.raw_size;
-  const std::vector<uint8_t> z = zstd_compress(raw, metadata_zstd_level(raw.size(), content));
+  const std::vector<uint8_t> z = zstd_compress(raw, kMetadataZstdLevel);
   uint32_t codec = 0;
   std::span<const uint8_t> stored = raw;
   if (z.size() < raw.size()) {
