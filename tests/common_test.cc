@@ -73,14 +73,20 @@ TEST(OutputFile, WriteBehindKeepsOrderAndContent) {
     want.replace(3, 3, "XYZ");
     f.write("tail", 4);
     want += "tail";
+    std::vector<std::weak_ptr<const void>> handed;
     for (int i = 0; i < 5; ++i) {  // handed-over buffers between copied bytes
-      auto own = std::make_unique<uint8_t[]>(11);
-      for (int k = 0; k < 11; ++k) own[k] = static_cast<uint8_t>('A' + (i + k) % 26);
-      want.append(reinterpret_cast<const char*>(own.get()), 11);
-      f.write(std::move(own), 11);
+      auto own = std::make_shared<std::vector<uint8_t>>(11);
+      for (int k = 0; k < 11; ++k) (*own)[k] = static_cast<uint8_t>('A' + (i + k) % 26);
+      want.append(reinterpret_cast<const char*>(own->data()), 11);
+      const std::span<const uint8_t> bytes(*own);
+      handed.push_back(own);
+      f.write(bytes, std::move(own));
       f.write("-", 1);
       want += "-";
     }
+    f.pwrite(0, "Q", 1);  // waits until everything queued is written
+    want[0] = 'Q';
+    for (const auto& h : handed) EXPECT_TRUE(h.expired());  // released once written
     f.pad_to(64);
     want.resize((want.size() + 63) / 64 * 64, '\0');
     EXPECT_EQ(f.offset(), want.size());

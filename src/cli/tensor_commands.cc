@@ -256,7 +256,7 @@ void run_compress(const CompressArgs& a) {
           section = w.begin_section(p.kind, kSectionSource, p.name, p.meta);
           section_hash = Xxh64Stream();
         }
-        if (!raw.empty()) w.add_chunk(e.chunk, raw.size(), e.raw_xxh64, e.stored_xxh64);
+        if (!raw.empty()) w.add_chunk(std::move(e.chunk), raw.size(), e.raw_xxh64, e.stored_xxh64);
         source_hash.update(raw);
         if (j.first && j.last) {  // one chunk: the section's hash is the chunk's
           w.end_section(raw.empty() ? xxh64(raw) : e.raw_xxh64);
@@ -378,7 +378,7 @@ void run_decompress(const DecompressArgs& a) {
       [&](size_t, Decoded& d) {
         source_hash.update(d.bytes);  // before the buffer is handed over (and freed once written)
         progress.add(d.bytes.size());
-        if (d.data) out.write(std::move(d.data), d.bytes.size());
+        if (d.data) out.write(d.bytes, std::shared_ptr<const uint8_t[]>(std::move(d.data)));
       });
   if (out.offset() != r.source().size || source_hash.digest() != r.source().xxh64) {
     locate_damage();

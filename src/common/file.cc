@@ -95,8 +95,8 @@ struct OutputFile::Behind {
   static constexpr size_t kQueued = 2;
   struct Block {
     std::vector<uint8_t> copy;
-    std::unique_ptr<uint8_t[]> handed;
-    size_t handed_size = 0;
+    std::span<const uint8_t> handed;
+    std::shared_ptr<const void> owner;  // of `handed`
   };
   size_t cap;
   std::vector<uint8_t> cur;
@@ -114,7 +114,7 @@ struct OutputFile::Behind {
     cv.wait(lk, [&] { return full.size() < kQueued || err; });
     if (err) std::rethrow_exception(err);
     if (!cur.empty()) {
-      full.push_back({std::move(cur), nullptr, 0});
+      full.push_back({std::move(cur), {}, nullptr});
       if (spare.empty()) {
         cur = {};
         cur.reserve(cap);
@@ -123,7 +123,7 @@ struct OutputFile::Behind {
         spare.pop_back();
       }
     }
-    if (blk.handed || !blk.copy.empty()) full.push_back(std::move(blk));
+    if (blk.owner || !blk.copy.empty()) full.push_back(std::move(blk));
     cv.notify_all();
   }
 };
@@ -145,8 +145,8 @@ void OutputFile::write_behind(size_t buffer_bytes) {
       lk.unlock();
       try {
         if (!b.err) {
-          if (blk.handed)
-            write_all(fd_, path_, blk.handed.get(), blk.handed_size);
+          if (blk.owner)
+            write_all(fd_, path_, blk.handed.data(), blk.handed.size());
           else
             write_all(fd_, path_, blk.copy.data(), blk.copy.size());
         }
@@ -155,7 +155,7 @@ void OutputFile::write_behind(size_t buffer_bytes) {
         b.err = std::current_exception();
         lk.unlock();
       }
-      blk.handed.reset();
+      blk.owner.reset();
       blk.copy.clear();
       lk.lock();
       b.busy = false;
@@ -171,7 +171,7 @@ void OutputFile::flush_behind(bool stop) {
   Behind& b = *behind_;
   std::unique_lock<std::mutex> lk(b.mu);
   if (!b.cur.empty()) {
-    b.full.push_back({std::move(b.cur), nullptr, 0});
+    b.full.push_back({std::move(b.cur), {}, nullptr});
     b.cur = {};
   }
   b.stop = stop;
@@ -217,12 +217,12 @@ void OutputFile::write(const void* data, size_t n) {
   }
 }
 
-void OutputFile::write(std::unique_ptr<uint8_t[]> data, size_t n) {
+void OutputFile::write(std::span<const uint8_t> b, std::shared_ptr<const void> owner) {
   // Small buffers are copied and written in batches: waking the writer thread
   // for each of a checkpoint's many small tensors cost more than the copies.
-  if (!behind_ || n < behind_->cap) return write(data.get(), n);
-  offset_ += n;
-  behind_->enqueue({{}, std::move(data), n});
+  if (!behind_ || b.size() < behind_->cap) return write(b);
+  offset_ += b.size();
+  behind_->enqueue({{}, b, std::move(owner)});
 }
 
 void OutputFile::pwrite(uint64_t offset, const void* data, size_t n) {

@@ -48,9 +48,10 @@ class OutputFile {
   // zstd's asynchronous I/O does). A write error surfaces at a later write() or
   // at commit().
   void write_behind(size_t buffer_bytes = size_t{256} << 10);
-  // Writes a buffer the caller hands over: with write-behind, one of at least the
-  // buffer size is queued as it is, without a copy, and freed once written.
-  void write(std::unique_ptr<uint8_t[]> data, size_t n);
+  // Writes bytes the caller hands over, kept alive by `owner` until written: with
+  // write-behind, a block of at least the buffer size is queued as it is, without
+  // a copy, and released once written.
+  void write(std::span<const uint8_t> b, std::shared_ptr<const void> owner);
   // Positional write inside what was already written (for headers patched at the end).
   void pwrite(uint64_t offset, const void* data, size_t n);
   void pad_to(uint64_t alignment);  // zero bytes up to a multiple of alignment

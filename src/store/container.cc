@@ -94,8 +94,9 @@ struct ContainerWriter::Impl {
     return sections.back();
   }
 
+  // `owner`, when given, keeps `payload` alive and lets the file queue it without a copy.
   void put_chunk(uint16_t codec, std::vector<uint8_t> params, std::span<const uint8_t> payload, uint64_t raw_size,
-                 uint64_t raw_xxh64, uint64_t stored_xxh64) {
+                 uint64_t raw_xxh64, uint64_t stored_xxh64, std::shared_ptr<const void> owner = nullptr) {
     SectionInfo& s = current();
     if (params.size() > kMaxParams) fail(out.path(), "internal error: codec params of {} bytes", params.size());
     // Stored content is aligned where a run of stored chunks starts; chunks that
@@ -111,7 +112,10 @@ struct ContainerWriter::Impl {
     c.raw_xxh64 = raw_xxh64;
     c.codec = codec;
     c.params = std::move(params);
-    out.write(payload);
+    if (owner)
+      out.write(payload, std::move(owner));
+    else
+      out.write(payload);
     s.chunks.push_back(std::move(c));
   }
 
@@ -178,10 +182,11 @@ uint32_t ContainerWriter::begin_section(uint16_t kind, uint16_t flags, const std
   return static_cast<uint32_t>(impl_->sections.size() - 1);
 }
 
-void ContainerWriter::add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64,
+void ContainerWriter::add_chunk(EncodedChunk c, uint64_t raw_size, uint64_t raw_xxh64,
                                 std::optional<uint64_t> stored_xxh64) {
   const uint64_t sh = stored_xxh64 ? *stored_xxh64 : payload_xxh64(c, raw_xxh64);
-  impl_->put_chunk(static_cast<uint16_t>(c.codec), c.params, c.payload, raw_size, raw_xxh64, sh);
+  auto payload = std::make_shared<const std::vector<uint8_t>>(std::move(c.payload));
+  impl_->put_chunk(static_cast<uint16_t>(c.codec), std::move(c.params), *payload, raw_size, raw_xxh64, sh, payload);
 }
 
 void ContainerWriter::add_slice(uint32_t pack, uint64_t offset, uint64_t raw_size, uint64_t raw_xxh64) {

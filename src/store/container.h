@@ -66,7 +66,8 @@ class ContainerWriter {
   // raw_xxh64: hash of the chunk's decoded bytes (the caller has them);
   // stored_xxh64: hash of c.payload when the caller computed it already (on a
   // worker thread), else it is computed here.
-  void add_chunk(const EncodedChunk& c, uint64_t raw_size, uint64_t raw_xxh64,
+  // The payload is handed to the file's writer thread (write_behind) without a copy.
+  void add_chunk(EncodedChunk c, uint64_t raw_size, uint64_t raw_xxh64,
                  std::optional<uint64_t> stored_xxh64 = std::nullopt);
   // A SLICE chunk: raw_size bytes from `offset` of the content of PACK section `pack`,
   // written (ended) before this one.
