@@ -252,58 +252,68 @@ TEST(PQKernels, FastScanLevelsEqualScalar) {
 }
 
 // The thresholded scan keeps exactly the vectors whose sum is at or below each
-// query's limit, with scan4fs's distances, at every level and group size.
+// query's limit, with scan4fs's distances, at every level and group size. Small
+// tables and limits among the smallest sums are what top-k search gives the
+// kernels that filter by bounds before summing exactly (AVX-512).
 TEST(PQKernels, FastScanThresholdLevelsEqualScalar) {
   std::mt19937_64 g(53);
-  for (size_t npairs : {1, 2, 3, 8, 31, 32, 64, 128}) {
-    const size_t nblocks = 5, nv = nblocks * kFsBlock;
-    std::vector<uint8_t> codes(nblocks * npairs * kFsBlock);
-    for (auto& b : codes) b = static_cast<uint8_t>(g());
-    std::vector<std::vector<uint8_t>> tables(kFsMaxQueries, std::vector<uint8_t>(fs_lut_bytes(npairs)));
-    const uint8_t* luts[kFsMaxQueries];
-    float scale[kFsMaxQueries], bias[kFsMaxQueries];
-    uint16_t thr[kFsMaxQueries];
-    std::vector<std::vector<float>> sums(kFsMaxQueries, std::vector<float>(nv)), dists = sums;
-    for (size_t q = 0; q < kFsMaxQueries; ++q) {
-      for (size_t j = 0; j < 2 * npairs; ++j)
-        for (size_t c = 0; c < 16; ++c)
-          tables[q][fs_lut_offset(j, c)] = tables[q][fs_lut_offset(j, c) + 16] = static_cast<uint8_t>(g() % 128);
-      luts[q] = tables[q].data();
-      scale[q] = 0.37f + 0.1f * float(q);
-      bias[q] = -11.5f * float(q);
-      // Exact sums (scale 1, bias 0) and the distances scan4fs gives.
-      pq_kernels(SimdLevel::Scalar).scan4fs(codes.data(), nblocks, npairs, luts[q], 1.0f, 0.0f, sums[q].data());
-      pq_kernels(SimdLevel::Scalar).scan4fs(codes.data(), nblocks, npairs, luts[q], scale[q], bias[q],
-                                            dists[q].data());
-      // Limits: none passes / the median / all pass / every sum passes.
-      std::vector<float> sorted = sums[q];
-      std::sort(sorted.begin(), sorted.end());
-      const uint16_t choice[] = {0, static_cast<uint16_t>(sorted[nv / 2]), static_cast<uint16_t>(sorted.back()), 65535};
-      thr[q] = choice[q % 4];
-    }
-    for (size_t nq = 1; nq <= kFsMaxQueries; ++nq) {
-      std::vector<uint32_t> want_idx(nq * nv), got_idx(nq * nv);
-      std::vector<float> want_d(nq * nv), got_d(nq * nv);
-      size_t want_c[kFsMaxQueries], got_c[kFsMaxQueries];
-      pq_kernels(SimdLevel::Scalar)
-          .scan4fs_le(codes.data(), nblocks, npairs, luts, nq, thr, scale, bias, want_idx.data(), want_d.data(), want_c);
-      for (size_t q = 0; q < nq; ++q) {
-        std::vector<uint32_t> expect;
-        for (size_t i = 0; i < nv; ++i)
-          if (sums[q][i] <= thr[q]) expect.push_back(static_cast<uint32_t>(i));
-        ASSERT_EQ(want_c[q], expect.size()) << "npairs " << npairs << " query " << q;
-        for (size_t r = 0; r < expect.size(); ++r) {
-          EXPECT_EQ(want_idx[q * nv + r], expect[r]);
-          EXPECT_EQ(want_d[q * nv + r], dists[q][expect[r]]);
-        }
+  for (unsigned range : {128u, 8u}) {
+    for (size_t npairs : {1, 2, 3, 8, 31, 32, 64, 128}) {
+      const size_t nblocks = 5, nv = nblocks * kFsBlock;
+      std::vector<uint8_t> codes(nblocks * npairs * kFsBlock);
+      for (auto& b : codes) b = static_cast<uint8_t>(g());
+      std::vector<std::vector<uint8_t>> tables(kFsMaxQueries, std::vector<uint8_t>(fs_lut_bytes(npairs)));
+      const uint8_t* luts[kFsMaxQueries];
+      float scale[kFsMaxQueries], bias[kFsMaxQueries];
+      uint16_t thr[kFsMaxQueries];
+      std::vector<std::vector<float>> sums(kFsMaxQueries, std::vector<float>(nv)), dists = sums;
+      for (size_t q = 0; q < kFsMaxQueries; ++q) {
+        for (size_t j = 0; j < 2 * npairs; ++j)
+          for (size_t c = 0; c < 16; ++c)
+            tables[q][fs_lut_offset(j, c)] = tables[q][fs_lut_offset(j, c) + 16] = static_cast<uint8_t>(g() % range);
+        luts[q] = tables[q].data();
+        scale[q] = 0.37f + 0.1f * float(q);
+        bias[q] = -11.5f * float(q);
+        // Exact sums (scale 1, bias 0) and the distances scan4fs gives.
+        pq_kernels(SimdLevel::Scalar).scan4fs(codes.data(), nblocks, npairs, luts[q], 1.0f, 0.0f, sums[q].data());
+        pq_kernels(SimdLevel::Scalar).scan4fs(codes.data(), nblocks, npairs, luts[q], scale[q], bias[q],
+                                              dists[q].data());
+        // Limits: the smallest sum / a few / none passes / a tenth / the median / just
+        // below the smallest / all pass / every sum passes (no limit, last: a call
+        // with it sums exactly).
+        std::vector<float> sorted = sums[q];
+        std::sort(sorted.begin(), sorted.end());
+        auto at = [&](size_t i) { return static_cast<uint16_t>(sorted[i]); };
+        const uint16_t below = at(0) > 0 ? static_cast<uint16_t>(at(0) - 1) : 0;
+        const uint16_t choice[] = {at(0), at(3), 0, at(nv / 10), at(nv / 2), below, at(nv - 1), 65535};
+        static_assert(sizeof(choice) / sizeof(choice[0]) == kFsMaxQueries);
+        thr[q] = choice[q];
       }
-      for (SimdLevel l : levels()) {
-        pq_kernels(l).scan4fs_le(codes.data(), nblocks, npairs, luts, nq, thr, scale, bias, got_idx.data(),
-                                 got_d.data(), got_c);
+      for (size_t nq = 1; nq <= kFsMaxQueries; ++nq) {
+        std::vector<uint32_t> want_idx(nq * nv), got_idx(nq * nv);
+        std::vector<float> want_d(nq * nv), got_d(nq * nv);
+        size_t want_c[kFsMaxQueries], got_c[kFsMaxQueries];
+        pq_kernels(SimdLevel::Scalar)
+            .scan4fs_le(codes.data(), nblocks, npairs, luts, nq, thr, scale, bias, want_idx.data(), want_d.data(), want_c);
         for (size_t q = 0; q < nq; ++q) {
-          ASSERT_EQ(want_c[q], got_c[q]) << simd_name(l) << " npairs " << npairs << " nq " << nq << " query " << q;
-          EXPECT_TRUE(std::equal(want_idx.begin() + q * nv, want_idx.begin() + q * nv + want_c[q], got_idx.begin() + q * nv));
-          EXPECT_EQ(0, std::memcmp(&want_d[q * nv], &got_d[q * nv], want_c[q] * sizeof(float))) << simd_name(l);
+          std::vector<uint32_t> expect;
+          for (size_t i = 0; i < nv; ++i)
+            if (sums[q][i] <= thr[q]) expect.push_back(static_cast<uint32_t>(i));
+          ASSERT_EQ(want_c[q], expect.size()) << "range " << range << " npairs " << npairs << " query " << q;
+          for (size_t r = 0; r < expect.size(); ++r) {
+            EXPECT_EQ(want_idx[q * nv + r], expect[r]);
+            EXPECT_EQ(want_d[q * nv + r], dists[q][expect[r]]);
+          }
+        }
+        for (SimdLevel l : levels()) {
+          pq_kernels(l).scan4fs_le(codes.data(), nblocks, npairs, luts, nq, thr, scale, bias, got_idx.data(),
+                                   got_d.data(), got_c);
+          for (size_t q = 0; q < nq; ++q) {
+            ASSERT_EQ(want_c[q], got_c[q]) << simd_name(l) << " range " << range << " npairs " << npairs << " nq " << nq
+                                           << " query " << q;
+            EXPECT_TRUE(std::equal(want_idx.begin() + q * nv, want_idx.begin() + q * nv + want_c[q], got_idx.begin() + q * nv));
+            EXPECT_EQ(0, std::memcmp(&want_d[q * nv], &got_d[q * nv], want_c[q] * sizeof(float))) << simd_name(l);
+          }
         }
       }
     }
