@@ -336,37 +336,39 @@ void encode_rans(std::span<const uint8_t> syms, KeyMap keys, const ContextPlan& 
     }
   }
 
-  // Table index (ctx << 8 | symbol) of every symbol, group-major: symbol g of lane
-  // j at g * lanes + j, so one group's indices are adjacent (one vector load);
-  // the tail of the last lane follows the groups.
-  thread_local Scratch<uint16_t> index, words;  // reused: no page faults per chunk
-  uint16_t* const idx = index.get(n);
-  auto value = [&](size_t i, size_t lane_begin) {  // a lane starts in context 0
+  auto value = [&](size_t i, size_t lane_begin) {  // table index (ctx << 8 | symbol); a lane starts in context 0
     return static_cast<uint16_t>(i == lane_begin ? syms[i] : s2c[syms[i - 1]] << 8 | syms[i]);
   };
-  const size_t step = static_cast<size_t>(L.lanes);
-  // Blocks of 64 groups, so the interleaved writes stay within a few KiB.
-  for (size_t g0 = 0; g0 < L.seg; g0 += 64) {
-    const size_t g1 = std::min(L.seg, g0 + 64);
-    for (int j = 0; j < L.lanes; ++j)
-      for (size_t g = g0; g < g1; ++g) idx[g * step + j] = value(L.begin(j) + g, L.begin(j));
-  }
-  const int last = L.lanes - 1;
-  for (size_t i = L.begin(last) + L.seg; i < n; ++i)  // the last lane's tail
-    idx[L.seg * step + (i - L.begin(last) - L.seg)] = value(i, L.begin(last));
   // The decoder reads in lane order, group by group, then the tail of the last lane;
   // the encoder runs that order backwards, filling the words from the back.
   // At most one word per symbol, written downwards from the end; 8 below for SIMD stores.
+  thread_local Scratch<uint16_t> index, words;  // reused: no page faults per chunk
   uint16_t* wend = words.get(n + 1 + 8) + n + 1 + 8;
-  EncJob job{idx, L.seg, L.lanes, scale_bits, packed.data(), {}, wend};
+  EncJob job{nullptr, 0, 0, L.lanes, scale_bits, packed.data(), {}, wend};
   for (int j = 0; j < L.lanes; ++j) job.x[j] = kStateLow;
-  for (size_t t = L.end(last, n) - L.begin(last); t-- > L.seg;) encode_step(job, last, t);
+  const int last = L.lanes - 1;
+  for (size_t i = L.end(last, n); i-- > L.begin(last) + L.seg;) encode_step(job, last, value(i, L.begin(last)));
+  // Groups in blocks of 64, group-major (symbol g of lane j at g * lanes + j) so a
+  // group's indices are one vector load: 4 KiB stay in L1 where indices for the
+  // whole stream (2 bytes a symbol) had been written out and read back.
+  constexpr size_t kBlock = 64;
+  uint16_t* const idx = index.get(kBlock * static_cast<size_t>(L.lanes));
+  [[maybe_unused]] const bool simd = allow_simd && L.lanes >= 8 && simd_level() >= SimdLevel::AVX2;
+  for (size_t g1 = L.seg; g1 > 0;) {
+    const size_t g0 = g1 > kBlock ? g1 - kBlock : 0;
+    for (int j = 0; j < L.lanes; ++j)
+      for (size_t g = g0; g < g1; ++g) idx[(g - g0) * L.lanes + j] = value(L.begin(j) + g, L.begin(j));
+    job.index = idx;
+    job.g_begin = g0;
+    job.g_end = g1;
 #if defined(__x86_64__)
-  if (allow_simd && L.lanes >= 8 && simd_level() >= SimdLevel::AVX2)
-    encode_groups_avx2(job);
-  else
+    if (simd)
+      encode_groups_avx2(job);
+    else
 #endif
-    encode_groups_scalar(job);
+      encode_groups_scalar(job);
+    g1 = g0;
+  }
   for (int j = 0; j < L.lanes; ++j) w.u32(job.x[j]);
   put_varint(w, static_cast<uint64_t>(wend - job.wp));
   w.bytes(job.wp, static_cast<size_t>(wend - job.wp) * sizeof(uint16_t));
@@ -387,9 +389,8 @@ bool sample_says_raw(std::span<const uint8_t> syms) {
 
 }  // namespace
 
-void encode_step(EncJob& job, int lane, size_t t) {
-  const size_t at = t < job.seg ? t * job.lanes + lane : job.seg * job.lanes + (t - job.seg);
-  const uint32_t p = job.packed[job.index[at]];
+void encode_step(EncJob& job, int lane, uint16_t index) {
+  const uint32_t p = job.packed[index];
   const uint32_t f = p & 0x1fff, start = p >> 13, M = 1u << job.scale_bits;
   uint32_t x = job.x[lane];
   // Largest state that takes the symbol without renormalising; wraps to 2^32 - 1 for f = M.
@@ -403,8 +404,8 @@ void encode_step(EncJob& job, int lane, size_t t) {
 }
 
 void encode_groups_scalar(EncJob& job) {
-  for (size_t g = job.seg; g-- > 0;)
-    for (int j = job.lanes; j-- > 0;) encode_step(job, j, g);
+  for (size_t g = job.g_end; g-- > job.g_begin;)
+    for (int j = job.lanes; j-- > 0;) encode_step(job, j, job.index[(g - job.g_begin) * job.lanes + j]);
 }
 
 void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bool allow_simd) {

@@ -26,18 +26,19 @@ using KeyMap = const uint8_t*;
 // not depend on allow_simd (tests compare the kernels with it).
 void encode_stream(std::span<const uint8_t> syms, KeyMap keys, ByteWriter& w, bool allow_simd = true);
 
-// Encoder kernels: one stream's lane groups, last group first, lanes in reverse.
+// Encoder kernels: the lane groups [g_begin, g_end) of one stream, last group
+// first, lanes in reverse (the stream is encoded a block of groups at a time, so
+// the table indices of only one block are held).
 struct EncJob {
-  // Table indices (ctx << 8 | symbol): position t < seg of lane j at t * lanes + j,
-  // then the last lane's tail (t >= seg) at seg * lanes + t - seg.
+  // Table indices (ctx << 8 | symbol): group g of lane j at (g - g_begin) * lanes + j.
   const uint16_t* index;
-  size_t seg;
+  size_t g_begin, g_end;
   int lanes, scale_bits;
   const uint32_t* packed;  // per table index: freq | start << 13
   uint32_t x[kMaxLanes];
   uint16_t* wp;  // words are written downwards from here; 8 writable words below the last
 };
-void encode_step(EncJob& job, int lane, size_t t);  // one symbol, position t of the lane
+void encode_step(EncJob& job, int lane, uint16_t index);  // one symbol of the lane
 void encode_groups_scalar(EncJob& job);
 void encode_groups_avx2(EncJob& job);  // 8 or 32 lanes, AVX2 CPUs
 

@@ -155,8 +155,8 @@ void encode_vectors(EncJob& job) {
   for (int v = 0; v < V; ++v) x[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(job.x + 8 * v));
   const auto* packed = reinterpret_cast<const int*>(job.packed);
   uint16_t* wp = job.wp;
-  for (size_t g = job.seg; g-- > 0;) {
-    const uint16_t* group = job.index + g * 8 * V;
+  for (size_t g = job.g_end; g-- > job.g_begin;) {
+    const uint16_t* group = job.index + (g - job.g_begin) * 8 * V;
 #pragma GCC unroll 4
     for (int v = V - 1; v >= 0; --v) {
       __m256i idx = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 8 * v)));
