@@ -163,7 +163,7 @@ inline uint32_t bound_limit(uint16_t thr, size_t npairs) {
 }
 
 // NQ queries over the NB blocks from b.
-template <size_t NQ, size_t NB>
+template <size_t NQ, size_t NB, bool SMALL>
 inline void scan4fs_le_bound_blocks(const uint8_t* codes, size_t b, size_t npairs, const uint8_t* const* luts,
                                     const __m256i* vlim, const uint16_t* thr, const float* scale, const float* bias,
                                     size_t stride, uint32_t* idx, float* dist, size_t* cnt) {
@@ -214,10 +214,17 @@ inline void scan4fs_le_bound_blocks(const uint8_t* codes, size_t b, size_t npair
   for (size_t q = 0; q < NQ; ++q)
     #pragma GCC unroll 8
     for (size_t k = 0; k < NB; ++k) {
-      __m512i e = _mm512_and_si512(x[q][k], low), o = _mm512_srli_epi16(x[q][k], 8);
-      __m256i ye = _mm256_add_epi16(_mm512_castsi512_si256(e), _mm512_extracti64x4_epi64(e, 1));
-      __m256i yo = _mm256_add_epi16(_mm512_castsi512_si256(o), _mm512_extracti64x4_epi64(o, 1));
-      if (_mm256_cmple_epu16_mask(ye, vlim[q]) | _mm256_cmple_epu16_mask(yo, vlim[q])) {
+      bool pass;
+      if constexpr (SMALL) {  // limits below 255: H_a + H_b saturated to 8 bits decides as well
+        __m256i y = _mm256_adds_epu8(_mm512_castsi512_si256(x[q][k]), _mm512_extracti64x4_epi64(x[q][k], 1));
+        pass = _mm256_cmple_epu8_mask(y, vlim[q]) != 0;
+      } else {
+        __m512i e = _mm512_and_si512(x[q][k], low), o = _mm512_srli_epi16(x[q][k], 8);
+        __m256i ye = _mm256_add_epi16(_mm512_castsi512_si256(e), _mm512_extracti64x4_epi64(e, 1));
+        __m256i yo = _mm256_add_epi16(_mm512_castsi512_si256(o), _mm512_extracti64x4_epi64(o, 1));
+        pass = (_mm256_cmple_epu16_mask(ye, vlim[q]) | _mm256_cmple_epu16_mask(yo, vlim[q])) != 0;
+      }
+      if (pass) {
         __m256i even, odd2;
         finish_sums(blk + k * bb, 0, npairs, luts[q], _mm512_setzero_si512(), _mm512_setzero_si512(), even, odd2);
         emit_le(even, odd2, thr[q], scale[q], bias[q], (b + k) * kFsBlock, idx + q * stride, dist + q * stride,
@@ -230,13 +237,21 @@ template <size_t NQ>
 void scan4fs_le_bound(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts,
                       const uint16_t* thr, const float* scale, const float* bias, size_t stride, uint32_t* idx,
                       float* dist, size_t* cnt) {
-  __m256i vlim[NQ];
-  for (size_t q = 0; q < NQ; ++q) vlim[q] = _mm256_set1_epi16(static_cast<short>(bound_limit(thr[q], npairs)));
-  size_t b = 0;
-  for (; b + kBoundBlocks <= nblocks; b += kBoundBlocks)
-    scan4fs_le_bound_blocks<NQ, kBoundBlocks>(codes, b, npairs, luts, vlim, thr, scale, bias, stride, idx, dist, cnt);
-  for (; b < nblocks; ++b)
-    scan4fs_le_bound_blocks<NQ, 1>(codes, b, npairs, luts, vlim, thr, scale, bias, stride, idx, dist, cnt);
+  uint32_t lim[NQ], top = 0;
+  for (size_t q = 0; q < NQ; ++q) top = std::max(top, lim[q] = bound_limit(thr[q], npairs));
+  auto run = [&]<bool SMALL>() {
+    __m256i vlim[NQ];
+    for (size_t q = 0; q < NQ; ++q)
+      vlim[q] = SMALL ? _mm256_set1_epi8(static_cast<char>(lim[q])) : _mm256_set1_epi16(static_cast<short>(lim[q]));
+    size_t b = 0;
+    for (; b + kBoundBlocks <= nblocks; b += kBoundBlocks)
+      scan4fs_le_bound_blocks<NQ, kBoundBlocks, SMALL>(codes, b, npairs, luts, vlim, thr, scale, bias, stride, idx,
+                                                        dist, cnt);
+    for (; b < nblocks; ++b)
+      scan4fs_le_bound_blocks<NQ, 1, SMALL>(codes, b, npairs, luts, vlim, thr, scale, bias, stride, idx, dist, cnt);
+  };
+  if (top < 255) run.template operator()<true>();
+  else run.template operator()<false>();
 }
 
 // The bounds reach at most 510 (two saturated halves): a limit near that lets
