@@ -102,15 +102,18 @@ class PQScanner4fs final : public CodeScanner {
     }
     // The thresholds are refreshed once per chunk; a stale one only lets more
     // candidates through to the exact check below.
-    constexpr size_t kChunkBlocks = 16, kChunk = kChunkBlocks * kFsBlock;
+    constexpr size_t kChunkBlocks = 32, kChunk = kChunkBlocks * kFsBlock;
     uint32_t idx[kFsMaxQueries * kChunk];
     float dist[kFsMaxQueries * kChunk];
     uint16_t thr[kFsMaxQueries];
     size_t cnt[kFsMaxQueries];
     const size_t nblocks = (n + kFsBlock - 1) / kFsBlock;
-    // Chunks grow from one block: while a selection fills, its threshold falls fast
-    // and a long chunk would let most of its vectors through.
-    size_t chunk = 1;
+    // While a selection fills, its threshold falls fast and a long chunk would let
+    // most of its vectors through: chunks then grow from one block. Full selections
+    // (every call after the first few) start at the longest.
+    size_t chunk = kChunkBlocks;
+    for (size_t j = 0; j < g; ++j)
+      if (std::isinf(sinks[j]->threshold())) chunk = 1;
     for (size_t b0 = 0, nb = 0; b0 < nblocks; b0 += nb, chunk = std::min(2 * chunk, kChunkBlocks)) {
       nb = std::min(chunk, nblocks - b0);
       for (size_t j = 0; j < g; ++j) thr[j] = sc[j]->sum_limit(sinks[j]->threshold());
