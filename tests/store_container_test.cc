@@ -144,6 +144,14 @@ TEST(Container, RoundTripsSectionsRangesAndMapping) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(m.data()) % 64, 0u);
   EXPECT_TRUE(std::equal(m.begin(), m.end(), codes.begin()));
   EXPECT_TRUE(r.mapped(s1).empty());  // compressed chunks are not usable in place
+  {  // a flipped byte in mapped codes is caught when they are mapped
+    auto bytes = read_file(p);
+    bytes[static_cast<size_t>(r.find("codes")->chunks[1].offset) + 3] ^= 1;
+    ContainerReader bad(bytes, "bad.pith");
+    EXPECT_NE(error_of([&] { bad.mapped(*bad.find("codes")); }).find("section codes chunk 1: checksum mismatch"),
+              std::string::npos);
+    EXPECT_EQ(bad.mapped(*bad.find("codes"), false).size(), codes.size());
+  }
   EXPECT_TRUE(r.read_section(*r.find("empty"), 1).empty());
   EXPECT_EQ(decode_tensor_meta(r.find("empty")->meta, "x").shape, (std::vector<uint64_t>{0, 5}));
   EXPECT_EQ(r.find("nope"), nullptr);

@@ -579,12 +579,13 @@ void ContainerReader::copy_range(const SectionInfo& s, uint64_t begin, std::span
   }
 }
 
-std::span<const uint8_t> ContainerReader::mapped(const SectionInfo& s) const {
+std::span<const uint8_t> ContainerReader::mapped(const SectionInfo& s, bool verify) const {
   if (s.chunks.empty()) return {};
   for (size_t c = 0; c < s.chunks.size(); ++c) {
     if (s.chunks[c].codec != static_cast<uint16_t>(Codec::Stored)) return {};
     if (c > 0 && s.chunks[c].offset != s.chunks[c - 1].offset + s.chunks[c - 1].stored_size) return {};
   }
+  for (size_t c = 0; verify && c < s.chunks.size(); ++c) stored(s, c, true);
   return impl_->bytes.subspan(s.chunks[0].offset, s.raw_size);
 }
 
