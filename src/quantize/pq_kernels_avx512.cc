@@ -193,8 +193,12 @@ inline void scan4fs_le_bound_blocks(const uint8_t* codes, size_t b, size_t npair
       __m512i t[2][2];
       #pragma GCC unroll 8
       for (size_t p = 0; p < 2; ++p) {
-        t[p][0] = _mm512_loadu_si512(luts[q] + (g0 + p) * 128);
-        t[p][1] = _mm512_loadu_si512(luts[q] + (g0 + p) * 128 + 64);
+        if (!TAIL || g0 + p < nslots) {
+          t[p][0] = _mm512_loadu_si512(luts[q] + (g0 + p) * 128);
+          t[p][1] = _mm512_loadu_si512(luts[q] + (g0 + p) * 128 + 64);
+        } else {  // past the tables
+          t[p][0] = t[p][1] = _mm512_setzero_si512();
+        }
       }
       // Loaded once: GCC would otherwise load each table again for each block.
       asm("" : "+v"(t[0][0]), "+v"(t[0][1]), "+v"(t[1][0]), "+v"(t[1][1]));
