@@ -125,23 +125,51 @@ template <size_t NQ>
 void scan4fs_le_exact(const uint8_t* codes, size_t nblocks, size_t npairs, const uint8_t* const* luts,
                       const uint16_t* thr, const float* scale, const float* bias, size_t stride, uint32_t* idx,
                       float* dist, size_t* cnt) {
+  const __m512i mask = _mm512_set1_epi8(0x0f);
+  const __m256i mask256 = _mm256_set1_epi8(0x0f);
   const size_t ngroups = npairs / 2;
+  __m256i vt[NQ];
+  #pragma GCC unroll 8
+  for (size_t q = 0; q < NQ; ++q) vt[q] = _mm256_set1_epi16(static_cast<short>(thr[q]));
   for (size_t b = 0; b < nblocks; ++b) {
     const uint8_t* blk = codes + b * npairs * kFsBlock;
     __m512i all[NQ], odd[NQ];
     #pragma GCC unroll 8
     for (size_t q = 0; q < NQ; ++q) all[q] = odd[q] = _mm512_setzero_si512();
     for (size_t g = 0; g < ngroups; ++g) {
-      __m512i lo, hi;
-      group_nibbles<false>(blk, g, ngroups, lo, hi);
+      __m512i c = _mm512_loadu_si512(blk + g * 64);
+      __m512i lo = _mm512_and_si512(c, mask), hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), mask);
       #pragma GCC unroll 8
       for (size_t q = 0; q < NQ; ++q) widen_add(lookup_pairs(lo, hi, luts[q] + g * 128), all[q], odd[q]);
     }
+    __m256i all2[NQ], odd2[NQ];
     #pragma GCC unroll 8
     for (size_t q = 0; q < NQ; ++q) {
-      __m256i even, odd2;
-      finish_sums(blk, ngroups, npairs, luts[q], all[q], odd[q], even, odd2);
-      emit_le(even, odd2, thr[q], scale[q], bias[q], b * kFsBlock, idx + q * stride, dist + q * stride, cnt[q]);
+      all2[q] = _mm256_add_epi16(_mm512_castsi512_si256(all[q]), _mm512_extracti64x4_epi64(all[q], 1));
+      odd2[q] = _mm256_add_epi16(_mm512_castsi512_si256(odd[q]), _mm512_extracti64x4_epi64(odd[q], 1));
+    }
+    if (npairs % 2) {  // last pair alone, with 256-bit registers
+      __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + ngroups * 64));
+      __m256i lo = _mm256_and_si256(c, mask256), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), mask256);
+      #pragma GCC unroll 8
+      for (size_t q = 0; q < NQ; ++q) {
+        const uint8_t* t = luts[q] + ngroups * 128;
+        __m256i s = _mm256_add_epi8(
+            _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)), lo),
+            _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 64)), hi));
+        all2[q] = _mm256_add_epi16(all2[q], s);
+        odd2[q] = _mm256_add_epi16(odd2[q], _mm256_srli_epi16(s, 8));
+      }
+    }
+    #pragma GCC unroll 8
+    for (size_t q = 0; q < NQ; ++q) {
+      __m256i even = _mm256_sub_epi16(all2[q], _mm256_slli_epi16(odd2[q], 8));
+      __mmask16 ke = _mm256_cmple_epu16_mask(even, vt[q]), ko = _mm256_cmple_epu16_mask(odd2[q], vt[q]);
+      if (ke | ko) {
+        const __m512 vs = _mm512_set1_ps(scale[q]), vb = _mm512_set1_ps(bias[q]);
+        emit(even, ke, vs, vb, b * kFsBlock, idx + q * stride, dist + q * stride, cnt[q]);
+        emit(odd2[q], ko, vs, vb, b * kFsBlock + 16, idx + q * stride, dist + q * stride, cnt[q]);
+      }
     }
   }
 }
