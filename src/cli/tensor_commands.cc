@@ -1,4 +1,5 @@
 // compress, decompress, inspect, verify, extract: lossless tensor files.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -36,6 +37,14 @@ constexpr uint64_t kWriteBehindBytes = 2 << 20;
 // model (most under 1 KB) took 7 ms and paid a table or an adaptive coder's warm-up
 // each; packed they take 0.9 ms and 1.5-1.8 KB less (measured on the shared models).
 constexpr uint64_t kPackBelow = 64 << 10;
+
+// Threads for `bytes` of content cut into chunks of at most `chunk` bytes: at most
+// one per full chunk. A second thread on the 0.3 MB models (one chunk of tensors)
+// made compression 7% slower: starting it cost more than it could share.
+int threads_for(int requested, uint64_t bytes, uint64_t chunk) {
+  return static_cast<int>(
+      std::clamp<uint64_t>(bytes / std::max<uint64_t>(chunk, 1), 1, static_cast<uint64_t>(resolve_threads(requested))));
+}
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -230,7 +239,7 @@ void run_compress(const CompressArgs& a) {
   Plan plan = plan_input(in, a);
   pack_small(plan, chunk_size);
   auto jobs = cut_chunks(plan.pieces, chunk_size);
-  const int threads = resolve_threads(a.threads);
+  const int threads = threads_for(a.threads, in.size(), chunk_size);
 
   ContainerWriter w(out_path, a.force);
   w.set_align_stored(false);  // tensor files are decoded, never mapped in place
@@ -346,9 +355,12 @@ void run_decompress(const DecompressArgs& a) {
   ContainerReader r(a.input);
   if (r.source().format == SourceFormat::None)
     fail(a.input, "holds no original file to restore (a vector index? use pith inspect)");
-  const int threads = resolve_threads(a.threads);
   auto jobs = decode_jobs(r, true);
   const auto& ss = r.sections();
+  uint64_t largest = 0;
+  for (const DecodeJob& j : jobs)
+    if (j.chunk != kNoChunk) largest = std::max(largest, ss[j.section].chunks[j.chunk].raw_size);
+  const int threads = threads_for(a.threads, r.source().size, largest);
   OutputFile out(out_path, a.force);
   if (r.source().size >= kWriteBehindBytes) out.write_behind();
   // Every restored byte is hashed once, into the original's checksum, which
@@ -667,7 +679,7 @@ void register_tensor_commands(CLI::App& app) {
     c->add_option("-o,--output", a->output, "output file (default: INPUT.pith)");
     c->add_flag("-f,--force", a->force, "overwrite an existing output");
     c->add_flag("--json", a->json, "print a machine-readable summary");
-    c->add_option("-T,--threads", a->threads, "threads (default: all cores)");
+    c->add_option("-T,--threads", a->threads, "threads (default: all cores, at most one per chunk of data)");
     c->add_option("--chunk-size", a->chunk_size, "bytes per chunk, e.g. 256K, 1M (default 1M)");
     c->add_option("--dtype", a->dtype, "raw input: element type (F32, BF16, F16, I8...)");
     c->add_option("--shape", a->shape, "raw input: shape, e.g. 1024,768")->delimiter(',');
@@ -680,7 +692,7 @@ void register_tensor_commands(CLI::App& app) {
     c->add_option("-o,--output", a->output, "output file (default: INPUT without .pith)");
     c->add_flag("-f,--force", a->force, "overwrite an existing output");
     c->add_flag("--json", a->json, "print a machine-readable summary");
-    c->add_option("-T,--threads", a->threads, "threads (default: all cores)");
+    c->add_option("-T,--threads", a->threads, "threads (default: all cores, at most one per chunk of data)");
     c->callback([a] { run_decompress(*a); });
   }
   {
