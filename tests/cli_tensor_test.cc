@@ -346,6 +346,22 @@ TEST(CliTensor, NpyAndRawInputsRoundTrip) {
   EXPECT_EQ(j["sections"][0]["dtype"], "F32");
 }
 
+TEST(CliTensor, TensorsAreCutIntoEqualChunks) {
+  auto d = temp_dir() / "chunks";
+  fs::remove_all(d);
+  fs::create_directories(d);
+  std::vector<float> v(10000);  // 40,000 bytes, chunks of at most 16 KiB: 3,334 + 3,334 + 3,332 elements
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::cos(static_cast<float>(i));
+  put(d / "a.safetensors", safetensors({{"a", DType::F32, {v.size()}, bytes_of(v)}}));
+  auto p = (d / "a.pith").string();
+  ASSERT_EQ(run_pith("-q compress --chunk-size 16K " + (d / "a.safetensors").string() + " -o " + p).status, 0);
+  const SectionInfo& s = *ContainerReader(p).find("a");
+  ASSERT_EQ(s.chunks.size(), 3u);
+  EXPECT_EQ(s.chunks[0].raw_size, 13336u);
+  EXPECT_EQ(s.chunks[1].raw_size, 13336u);
+  EXPECT_EQ(s.chunks[2].raw_size, 13328u);
+}
+
 TEST(CliTensor, InspectAndExtract) {
   auto d = temp_dir() / "extract";
   fs::remove_all(d);
