@@ -360,6 +360,13 @@ TEST(CliTensor, TensorsAreCutIntoEqualChunks) {
   EXPECT_EQ(s.chunks[0].raw_size, 13336u);
   EXPECT_EQ(s.chunks[1].raw_size, 13336u);
   EXPECT_EQ(s.chunks[2].raw_size, 13328u);
+  // At most one thread per full chunk of data: none to share in one chunk.
+  auto threads = [&](const std::string& opts) {
+    auto r = run_pith("compress -f --json -T2 " + opts + " " + (d / "a.safetensors").string() + " -o " + p);
+    return nlohmann::json::parse(r.out)["threads"].get<int>();
+  };
+  EXPECT_EQ(threads(""), 1);
+  EXPECT_EQ(threads("--chunk-size 16K"), 2);
 }
 
 TEST(CliTensor, InspectAndExtract) {
