@@ -355,7 +355,8 @@ TEST(CliTensor, TensorsAreCutIntoEqualChunks) {
   put(d / "a.safetensors", safetensors({{"a", DType::F32, {v.size()}, bytes_of(v)}}));
   auto p = (d / "a.pith").string();
   ASSERT_EQ(run_pith("-q compress --chunk-size 16K " + (d / "a.safetensors").string() + " -o " + p).status, 0);
-  const SectionInfo& s = *ContainerReader(p).find("a");
+  const ContainerReader reader(p);
+  const SectionInfo& s = *reader.find("a");
   ASSERT_EQ(s.chunks.size(), 3u);
   EXPECT_EQ(s.chunks[0].raw_size, 13336u);
   EXPECT_EQ(s.chunks[1].raw_size, 13336u);
