@@ -2,7 +2,6 @@
 // pith::Error, and everything a successful open exposes must be safe to use.
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "common/error.h"
@@ -23,10 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (s.kind == static_cast<uint16_t>(pith::SectionKind::Tensor)) pith::decode_tensor_meta(s.meta, "fuzz");
       // A SLICE chunk decodes chunks of its pack: their size counts too.
       auto cost = [&](const pith::ChunkInfo& k) {
-        if (k.codec != static_cast<uint16_t>(pith::Codec::Slice)) return k.raw_size;
-        uint32_t pack;  // the reader checked the params
-        std::memcpy(&pack, k.params.data(), 4);
-        return k.raw_size + r.sections()[pack].raw_size;
+        const pith::SectionInfo* pack = r.slice_pack(k);
+        return k.raw_size + (pack ? pack->raw_size : 0);
       };
       uint64_t total = 0;
       for (size_t c = 0; c < s.chunks.size(); ++c) {

@@ -492,15 +492,11 @@ std::string codecs_of(const SectionInfo& s) {
   return out.empty() ? "-" : out;
 }
 
-// The pack a tensor's SLICE chunks point into (the reader checked the reference),
-// or nullptr for a tensor with chunks of its own.
+// The pack a tensor's SLICE chunks point into, or nullptr for a tensor with
+// chunks of its own (pith writes a packed tensor as one SLICE chunk).
 const SectionInfo* pack_of(const ContainerReader& r, const SectionInfo& s) {
   for (const auto& c : s.chunks)
-    if (c.codec == static_cast<uint16_t>(Codec::Slice)) {
-      uint32_t k;
-      std::memcpy(&k, c.params.data(), 4);  // little-endian, as the index
-      return &r.sections()[k];
-    }
+    if (const SectionInfo* pack = r.slice_pack(c)) return pack;
   return nullptr;
 }
 

@@ -351,11 +351,10 @@ struct SliceRef {
   uint64_t offset;
 };
 
+// Params already checked to be kSliceParams bytes (parse_index).
 SliceRef slice_ref(std::span<const uint8_t> params, const std::string& what) {
   ByteReader r(params, what);
-  SliceRef s{r.u32("slice pack"), r.u64("slice offset")};
-  if (!r.done()) fail(what, "SLICE params must be {} bytes", kSliceParams);
-  return s;
+  return {r.u32("slice pack"), r.u64("slice offset")};
 }
 
 }  // namespace
@@ -419,6 +418,7 @@ void ContainerReader::Impl::parse_index(std::span<const uint8_t> index) {
         // A slice points back into a pack, never at another slice: a reader
         // resolves it with one lookup, without recursion or cycles.
         const std::string what = fmt::format("{}: section {} chunk {}", path, s.name, c);
+        if (s.kind == static_cast<uint16_t>(SectionKind::Pack)) fail(what, "a PACK section cannot hold SLICE chunks");
         if (k.params.size() != kSliceParams) fail(what, "SLICE params must be {} bytes", kSliceParams);
         const SliceRef ref = slice_ref(k.params, what);
         if (ref.pack >= sections.size() || sections[ref.pack].kind != static_cast<uint16_t>(SectionKind::Pack))
@@ -429,8 +429,6 @@ void ContainerReader::Impl::parse_index(std::span<const uint8_t> index) {
           fail(what, "SLICE [{}, +{}) lies outside the {} bytes of pack {}", ref.offset, k.raw_size,
                sections[ref.pack].raw_size, sections[ref.pack].name);
       }
-      if (k.codec == static_cast<uint16_t>(Codec::Slice) && s.kind == static_cast<uint16_t>(SectionKind::Pack))
-        fail(path, "section {} chunk {}: a PACK section cannot hold SLICE chunks", s.name, c);
       if (__builtin_add_overflow(total, k.raw_size, &total)) fail(path, "section {}: chunk sizes overflow", s.name);
       s.chunks.push_back(std::move(k));
     }
@@ -520,9 +518,8 @@ void ContainerReader::decode_chunk(const SectionInfo& s, size_t chunk, std::span
   if (!codec_known(c.codec))
     fail(path(), "section {} chunk {} uses codec {}, which this pith does not know (written by a newer version?)",
          s.name, chunk, c.codec);
-  if (c.codec == static_cast<uint16_t>(Codec::Slice)) {
-    const SliceRef ref = slice_ref(c.params, path());  // checked when the index was read
-    copy_range(impl_->sections[ref.pack], ref.offset, out);
+  if (const SectionInfo* pack = slice_pack(c)) {
+    copy_range(*pack, slice_ref(c.params, path()).offset, out);
   } else {
     pith::decode_chunk(static_cast<Codec>(c.codec), c.params, in, out,
                        fmt::format("{}: section {} chunk {}", path(), s.name, chunk));
@@ -577,6 +574,11 @@ void ContainerReader::copy_range(const SectionInfo& s, uint64_t begin, std::span
     const uint64_t from = std::max(begin, cb), to = std::min(end, ce);
     if (to > from) std::memcpy(out.data() + (from - begin), b->data() + (from - cb), to - from);  // empty: data() may be null
   }
+}
+
+const SectionInfo* ContainerReader::slice_pack(const ChunkInfo& c) const {
+  if (c.codec != static_cast<uint16_t>(Codec::Slice)) return nullptr;
+  return &impl_->sections[slice_ref(c.params, path()).pack];  // checked when the index was read
 }
 
 std::span<const uint8_t> ContainerReader::mapped(const SectionInfo& s, bool verify) const {

@@ -121,6 +121,9 @@ class ContainerReader {
   std::vector<uint8_t> read_section(const SectionInfo& s, int threads) const;
   // Bytes [begin, end) of a section's decoded content (decodes only the chunks it needs).
   std::vector<uint8_t> read_range(const SectionInfo& s, uint64_t begin, uint64_t end) const;
+  // The PACK section a SLICE chunk points into (checked when the index was read),
+  // nullptr for any other chunk.
+  const SectionInfo* slice_pack(const ChunkInfo& c) const;
   // A section stored as one codec-0 chunk, or as codec-0 chunks contiguous in the file,
   // is usable in place: returns the mapped bytes (no copy). Empty span otherwise.
   // Every chunk is checked against its checksum first (one pass over the bytes,
