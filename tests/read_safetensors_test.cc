@@ -108,6 +108,19 @@ TEST(Safetensors, BadFilesAreRejectedPrecisely) {
   has(error_of(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8), "overflows");
   has(error_of(R"({"__metadata__":{"k":1}})", 0), "not a string");
   has(error_of(R"({"__metadata__":[]})", 0), "__metadata__ is not a JSON object");
+  has(error_of(R"({"a":[]})", 0), "tensor 'a': entry is not a JSON object");
+  // A key given twice would silently hide the first value: both are errors.
+  has(error_of("{" + a + "," + a + "}", 8), "tensor 'a' is listed twice");
+  has(error_of(R"({"a":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8),
+      "field 'dtype' given twice");
+  has(error_of(R"({"a":{"dtype":4,"shape":[2],"data_offsets":[0,8]}})", 8), "dtype must be a string");
+  has(error_of(R"({"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", 8), "shape must be an array");
+  has(error_of(R"({"a":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})", 8), "non-negative");
+  has(error_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4,8]}})", 8), "data_offsets must be");
+  has(error_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8), "data_offsets must be");
+  std::string dims = "1";
+  for (int i = 1; i < 33; ++i) dims += ",1";
+  has(error_of(R"({"a":{"dtype":"U8","shape":[)" + dims + R"(],"data_offsets":[0,1]}})", 1), "more than 32 dimensions");
   // Overlap names both tensors; gaps and trailing bytes give the offsets.
   has(error_of("{" + a + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
       "tensors 'a' and 'b' overlap (data_offsets [0, 8] and [4, 12])");

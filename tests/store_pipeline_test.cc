@@ -14,13 +14,13 @@ using namespace pith;
 namespace {
 
 // Runs a pipeline whose items take uneven times and checks what the callers of
-// ordered_pipeline rely on: every item consumed once, in order, with no more
-// than `window` results waiting plus the one being consumed.
+// ordered_pipeline rely on: every item consumed once, in order, by one call at a
+// time, with no more than `window` results waiting plus the one being consumed.
 void check_order(size_t n, int threads, size_t window) {
   std::vector<int> delay(n);
   std::mt19937 rng(static_cast<unsigned>(n * 31 + threads));
   for (auto& d : delay) d = static_cast<int>(rng() % 200);
-  std::atomic<int> alive{0}, most{0};
+  std::atomic<int> alive{0}, most{0}, consuming{0};
   std::vector<size_t> order;
   ordered_pipeline<size_t>(
       n, threads, window,
@@ -32,6 +32,10 @@ void check_order(size_t n, int threads, size_t window) {
         return i;
       },
       [&](size_t i, size_t& r) {
+        // Any thread may consume, but one call at a time.
+        EXPECT_EQ(consuming.fetch_add(1), 0);
+        std::this_thread::sleep_for(std::chrono::microseconds(delay[i] / 4));
+        consuming.fetch_sub(1);
         EXPECT_EQ(i, r);
         order.push_back(r);
         --alive;
