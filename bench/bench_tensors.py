@@ -6,11 +6,14 @@ usage: bench/bench_tensors.py [WEIGHTS_DIR] [--pith BIN] [--runs N] [--md FILE]
 
 For each file and tool: compressed size (% of the original), compression and
 decompression speed with 1 and 2 threads (MB/s of original bytes, median of N
-runs, wall clock of the CLI), a byte-for-byte round-trip check (cmp), and
+runs, wall clock of the CLI; the runs of all tools alternate, round by round),
+a byte-for-byte round-trip check (cmp), and
 pith's size relative to each peer. For each file also the order-0 entropy
 bound of the tensor data split into sign / exponent / mantissa fields (per
 tensor; the mantissa is cut into fields of at most 8 bits from the top),
 next to pith's stored size of the same tensor data (from `pith inspect --json`).
+For the largest file also what two cores give on its tensor data: one process
+against two processes on its halves, and -T2.
 """
 import argparse
 import json
@@ -48,18 +51,32 @@ def tools(pith):
     ]
 
 
-def timed(cmd, runs, dst):
-    """Median wall time. The output is removed before each run (untimed), so every
-    tool writes a new file: replacing an existing one made ext4 flush the new
-    file's blocks at the rename (auto_da_alloc), which timed the disk, not the tool."""
-    times = []
+def run_timed(cmd, dst):
+    """Wall time of one run. The output is removed first (untimed), so every tool
+    writes a new file: replacing an existing one made ext4 flush the new file's
+    blocks at the rename (auto_da_alloc), which timed the disk, not the tool.
+    `cmd` may be a list of commands, started together and waited for together."""
+    cmds = cmd if isinstance(cmd[0], list) else [cmd]
+    for d in dst if isinstance(dst, list) else [dst]:
+        if os.path.exists(d):
+            os.remove(d)
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(c) for c in cmds]
+    for c, p in zip(cmds, procs):
+        if p.wait() != 0:
+            sys.exit(f"failed: {' '.join(c)}")
+    return time.perf_counter() - t0
+
+
+def interleaved(jobs, runs):
+    """Median wall time of each job, {key: (cmd, dst)}. Runs go round by round over
+    all jobs: this machine's speed drifts by up to 2x over minutes, and measuring a
+    tool's runs back to back, then the next tool's, compared different moments."""
+    times = {k: [] for k in jobs}
     for _ in range(runs):
-        if os.path.exists(dst):
-            os.remove(dst)
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for k, (cmd, dst) in jobs.items():
+            times[k].append(run_timed(cmd, dst))
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 FIELDS = {  # dtype: (element bytes, mantissa bits, exponent bits, numpy uint type)
@@ -105,6 +122,40 @@ def entropy_bound(path):
     return bits / 8, raw
 
 
+def two_core_reference(src, pith, tmp, runs):
+    """What two cores give on this file's tensor data, measured with pith itself:
+    one process compressing all of it, two processes compressing one half each
+    at the same time (nothing shared, nothing handed over: the split a 2-thread
+    run approximates, with the same fixed cost of a process paid in parallel),
+    and one process with -T2."""
+    with open(src, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    dtypes = {t["dtype"] for k, t in json.loads(data[8:8 + n]).items() if k != "__metadata__"}
+    if len(dtypes) != 1:
+        return []
+    dtype = dtypes.pop()
+    el = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2}.get(dtype, 1)
+    body = data[8 + n:]
+    half = len(body) // 2 // el * el
+    paths = [os.path.join(tmp, x) for x in ("whole.raw", "half1.raw", "half2.raw")]
+    for path, b in zip(paths, (body, body[:half], body[half:])):
+        with open(path, "wb") as f:
+            f.write(b)
+    outs = [os.path.join(tmp, x) for x in ("w.pith", "h1.pith", "h2.pith")]
+    c = lambda t, i: [pith, "-q", "compress", f"-T{t}", "--dtype", dtype, paths[i], "-o", outs[i]]
+    t = interleaved({"one": (c(1, 0), outs[0]), "pair": ([c(1, 1), c(1, 2)], outs[1:]),
+                     "T2": (c(2, 0), outs[0])}, runs)
+    for x in paths + outs:
+        os.remove(x)
+    ms = lambda k: f"{1e3 * t[k]:.1f} ms"
+    return [f"Two cores on the same data ({len(body):,} bytes of {dtype} tensor data of this file, "
+            f"compressed as one raw tensor): one `pith -T1` process takes {ms('one')}; two `pith -T1` "
+            f"processes started together on its two halves take {ms('pair')} "
+            f"({t['one'] / t['pair']:.2f}x); "
+            f"`pith -T2` takes {ms('T2')} ({t['one'] / t['T2']:.2f}x).", ""]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("weights", nargs="?", default=os.path.join(ROOT, "..", "shared", "data", "weights"))
@@ -125,20 +176,32 @@ def main():
             size = os.path.getsize(src)
             mb = size / 1e6
             rows, sizes = [], {}
+            # One compressed copy per tool (sizes, round trip, input of the decompression runs).
+            packed = {name: os.path.join(tmp, f"packed{i}") for i, (name, *_rest) in enumerate(tl)}
+            back = os.path.join(tmp, "back")
             for name, comp, decomp, mt in tl:
-                packed, back = os.path.join(tmp, "packed"), os.path.join(tmp, "back")
-                c2 = timed(comp(2, src, packed), a.runs, packed) if mt else None
-                c1 = timed(comp(1, src, packed), a.runs, packed)
-                sizes[name] = os.path.getsize(packed)
-                d1 = timed(decomp(1, packed, back), a.runs, back)
-                d2 = timed(decomp(2, packed, back), a.runs, back) if mt and name in ("pith", "xz -9") else None
+                run_timed(comp(1, src, packed[name]), packed[name])
+                sizes[name] = os.path.getsize(packed[name])
+            jobs = {}
+            for name, comp, decomp, mt in tl:
+                out_c = os.path.join(tmp, "timed")
+                jobs[(name, "c1")] = (comp(1, src, out_c), out_c)
+                if mt:
+                    jobs[(name, "c2")] = (comp(2, src, out_c), out_c)
+                jobs[(name, "d1")] = (decomp(1, packed[name], back), back)
+                if mt and name in ("pith", "xz -9"):
+                    jobs[(name, "d2")] = (decomp(2, packed[name], back), back)
+            t = interleaved(jobs, a.runs)
+            for name, comp, decomp, mt in tl:
+                run_timed(decomp(1, packed[name], back), back)
                 ok = subprocess.run(["cmp", "-s", src, back]).returncode == 0
                 if name == "pith":
-                    info = json.loads(subprocess.run([a.pith, "inspect", "--json", packed], check=True,
+                    info = json.loads(subprocess.run([a.pith, "inspect", "--json", packed[name]], check=True,
                                                      capture_output=True, text=True).stdout)
-                rows.append((name, sizes[name], c1, c2, d1, d2, ok))
-                os.remove(packed)
-                os.remove(back)
+                rows.append((name, sizes[name], t[(name, "c1")], t.get((name, "c2")), t[(name, "d1")],
+                             t.get((name, "d2")), ok))
+                os.remove(packed[name])
+            os.remove(back)
             bound, traw = entropy_bound(src)
             out.append(f"### {fname} ({size:,} bytes)")
             out.append("")
@@ -166,9 +229,11 @@ def main():
             if fname in targets:
                 pct = 100 * sizes["pith"] / size
                 checks.append((f"{fname}: {pct:.2f}% <= {targets[fname]}%", pct <= targets[fname]))
+            largest = size == max(os.path.getsize(os.path.join(a.weights, f)) for f in files)
             checks.append((f"{fname}: pith 2T/1T compress speed {r['pith'][2] / r['pith'][3]:.2f}x",
-                           None if size != max(os.path.getsize(os.path.join(a.weights, f)) for f in files)
-                           else r["pith"][2] / r["pith"][3] >= 1.7))
+                           r["pith"][2] / r["pith"][3] >= 1.7 if largest else None))
+            if largest:
+                out.extend(two_core_reference(src, a.pith, tmp, a.runs))
     out.append("### Acceptance checks")
     out.append("")
     for text, ok in checks:
