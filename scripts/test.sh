@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: release build + all tests, then the decoders and parsers
-# again under AddressSanitizer + UndefinedBehaviorSanitizer, then a short run of
-# every libFuzzer target on its seed corpus.
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, the threaded paths
+# under ThreadSanitizer, then a short run of every libFuzzer target on its seed
+# corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,6 +17,11 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPITH_SANIT
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'common|entropy|read|store|cli'
+
+echo "== TSan build: the threaded pipeline (store) and the CLI's threaded commands"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPITH_TSAN=ON -DPITH_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$jobs" --target pith test_store test_cli
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L 'store|cli'
 
 if [[ -f fuzz/CMakeLists.txt ]]; then
   echo "== fuzz smoke run (${PITH_FUZZ_SECONDS:=20}s per target)"
