@@ -75,14 +75,16 @@ void ordered_pipeline(size_t n, int threads, size_t window, Work work, Consume c
       } else if (next < n && next < consumed + window) {
         const size_t i = next++;
         lk.unlock();
+        std::optional<T> r;
+        std::exception_ptr e;
         try {
-          T r = work(i);
-          lk.lock();
-          slots[i % window] = std::move(r);
+          r.emplace(work(i));
         } catch (...) {
-          lk.lock();
-          fail_with(std::current_exception());
+          e = std::current_exception();
         }
+        lk.lock();
+        if (e) fail_with(e);
+        else slots[i % window] = std::move(r);
       } else {
         ++waiting;
         cv.wait(lk);
