@@ -240,8 +240,7 @@ SafetensorsFile parse_safetensors(std::span<const uint8_t> file, const std::stri
   HeaderReader reader(what, file.size() - f.header_size, f.header_size, f);
   nlohmann::json::sax_parse(text.begin(), text.end(), &reader);
   reader.rethrow();
-  // Names are JSON keys: a second entry of one name would silently replace the
-  // first.
+  // Names are JSON keys: two entries of one name would leave a reader to pick one.
   std::vector<const SafetensorsTensor*> by_name;
   by_name.reserve(f.tensors.size());
   for (const auto& t : f.tensors) by_name.push_back(&t);
