@@ -40,9 +40,9 @@ void check_depth(std::string_view s, const std::string& what) {
   }
 }
 
-// The header is read with nlohmann's SAX interface into the schema directly:
-// the DOM (a std::map node and strings per field) took 1 ms of the 1.3 ms of
-// serial work before a 10.8 MB model's chunks could be coded.
+// The header is read with nlohmann's SAX interface into the schema directly.
+// Through a DOM (a std::map node and strings per field), planning a 10.8 MB
+// model took 1.03 ms before its first chunk could be coded; this way, 0.59 ms.
 class HeaderReader final : public nlohmann::json_sax<nlohmann::json> {
  public:
   HeaderReader(const std::string& what, uint64_t data_size, uint64_t data_start, SafetensorsFile& out)
