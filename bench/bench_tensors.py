@@ -74,7 +74,7 @@ def interleaved(jobs, runs, fast_runs):
     all jobs: this machine's speed drifts by up to 2x over minutes, and measuring a
     tool's runs back to back, then the next tool's, compared different moments.
     A job whose first run took under a second gets `fast_runs` runs: its median
-    of 3 moved by a third from one benchmark run to the next."""
+    of 3 moved by up to 40% from one benchmark run to the next."""
     times = {k: [] for k in jobs}
     for r in range(max(runs, fast_runs)):
         for k, (cmd, dst) in jobs.items():
@@ -136,10 +136,10 @@ def two_core_reference(src, pith, tmp, runs):
         data = f.read()
     n = struct.unpack("<Q", data[:8])[0]
     dtypes = {t["dtype"] for k, t in json.loads(data[8:8 + n]).items() if k != "__metadata__"}
-    if len(dtypes) != 1:
+    if len(dtypes) != 1 or next(iter(dtypes)) not in FIELDS:
         return []
     dtype = dtypes.pop()
-    el = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2}.get(dtype, 1)
+    el = FIELDS[dtype][0]
     body = data[8 + n:]
     half = len(body) // 2 // el * el
     paths = [os.path.join(tmp, x) for x in ("whole.raw", "half1.raw", "half2.raw")]
@@ -182,14 +182,13 @@ def main():
             mb = size / 1e6
             rows, sizes = [], {}
             # One compressed copy per tool (sizes, round trip, input of the decompression runs).
-            packed = {name: os.path.join(tmp, f"packed{i}") for i, (name, *_rest) in enumerate(tl)}
-            back = os.path.join(tmp, "back")
+            packed = {tool[0]: os.path.join(tmp, f"packed{i}") for i, tool in enumerate(tl)}
+            back, out_c = os.path.join(tmp, "back"), os.path.join(tmp, "timed")
             for name, comp, decomp, mt in tl:
                 run_timed(comp(1, src, packed[name]), packed[name])
                 sizes[name] = os.path.getsize(packed[name])
             jobs = {}
             for name, comp, decomp, mt in tl:
-                out_c = os.path.join(tmp, "timed")
                 jobs[(name, "c1")] = (comp(1, src, out_c), out_c)
                 if mt:
                     jobs[(name, "c2")] = (comp(2, src, out_c), out_c)

@@ -191,15 +191,11 @@ class HeaderReader final : public nlohmann::json_sax<nlohmann::json> {
     const uint64_t b = offsets_[0], e = offsets_[1];
     if (b > e) return reject("tensor '{}': data_offsets [{}, {}] end before they begin", t_.name, b, e);
     if (e > data_size_)
-      return reject(
-          "tensor '{}': data_offsets [{}, {}] lie outside the data "
-          "area of {} bytes",
-          t_.name, b, e, data_size_);
+      return reject("tensor '{}': data_offsets [{}, {}] lie outside the data area of {} bytes", t_.name, b, e,
+                    data_size_);
     if (e - b != bytes)
-      return reject(
-          "tensor '{}': {} with shape of {} elements needs {} bytes, "
-          "data_offsets [{}, {}] hold {}",
-          t_.name, dtype_name(t_.dtype), bytes / dtype_size(t_.dtype), bytes, b, e, e - b);
+      return reject("tensor '{}': {} with shape of {} elements needs {} bytes, data_offsets [{}, {}] hold {}",
+                    t_.name, dtype_name(t_.dtype), bytes / dtype_size(t_.dtype), bytes, b, e, e - b);
     t_.begin = data_start_ + b;
     t_.end = data_start_ + e;
     out_.tensors.push_back(std::move(t_));
